@@ -1,0 +1,40 @@
+# Two commands do all set-up on a fresh machine: `make serve` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+REST_PORT ?= 8000
+GRPC_PORT ?= 9000
+# magika ships the pretrained ONNX model the tests use; its runtime dependencies are not needed.
+MAGIKA := magika==1.0.3
+
+.PHONY: serve test lint example-model clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.server-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[server]'
+	touch $@
+
+$(VENV)/.test-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet --no-deps $(MAGIKA)
+	touch $@
+
+serve: $(VENV)/.server-installed
+	$(BIN)/ovserve --model_name temperature --model_path examples/models/temperature \
+		--rest_port $(REST_PORT) --port $(GRPC_PORT)
+
+test: $(VENV)/.test-installed
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -q tests
+
+lint: $(VENV)/.test-installed
+	$(BIN)/ruff check .
+
+example-model: $(VENV)/.server-installed
+	$(BIN)/python examples/make_example_model.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,1 @@
+"""Wire formats: each module turns one format into arrays and back."""

@@ -1,0 +1,86 @@
+"""The facade every adapter calls: predict, metadata, status.
+
+Adapters parse their transport and call one codec; the engine finds the
+model version (policy, default version, lazy load) and keeps it in use for
+the whole request, so a version swap never cuts a request short.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from .config import ModelConfig
+from .errors import NotFound
+from .repository import Repository, VersionStatus
+from .signature import Signature
+
+# Turns a decoded request into typed arrays once the model's signature is known.
+ArrayBuilder = Callable[[Signature], dict[str, np.ndarray]]
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """What a predict produced, and which version produced it."""
+
+    model: str
+    version: int
+    outputs: dict[str, np.ndarray]
+
+
+class Engine:
+    """Inference, metadata and status over a repository of models."""
+
+    def __init__(self, repository: Repository) -> None:
+        self.repository = repository
+
+    @classmethod
+    def from_configs(cls, configs: list[ModelConfig], cpu_extension: str | None = None) -> Engine:
+        return cls(Repository(configs, cpu_extension))
+
+    async def start(self, preload: bool = False, poll_seconds: float = 0) -> None:
+        """Discover versions (loading them when asked) and start watching storage."""
+        await self.repository.refresh_all(preload=preload)
+        self.repository.start_polling(poll_seconds)
+
+    async def stop(self) -> None:
+        await self.repository.stop()
+        for model in self.repository.models.values():
+            model.unload_all()
+
+    async def predict(
+        self,
+        model: str,
+        version: int | None,
+        build_arrays: ArrayBuilder,
+        from_json: bool = False,
+        output_filter: list[str] | None = None,
+    ) -> Prediction:
+        """Run one request against ``model`` (default version when ``version`` is None)."""
+        entry = self.repository.get(model)
+        async with entry.use(version) as served:
+            arrays = build_arrays(served.signature)
+            outputs = await served.infer(arrays, from_json=from_json, output_filter=output_filter)
+            return Prediction(model, served.version, outputs)
+
+    async def metadata(self, model: str, version: int | None) -> tuple[int, Signature]:
+        """The served version number and its signature (loads the version if needed)."""
+        entry = self.repository.get(model)
+        async with entry.use(version) as served:
+            return served.version, served.signature
+
+    def status(self, model: str, version: int | None) -> list[VersionStatus]:
+        """Version states; with ``version``, just that one (NotFound if it was never seen)."""
+
+        statuses = self.repository.get(model).statuses()
+        if version is None:
+            return statuses
+        chosen = [s for s in statuses if s.version == version]
+        if not chosen:
+            raise NotFound(f"Model '{model}' has no version {version}")
+        return chosen
+
+    def is_ready(self) -> bool:
+        return self.repository.is_ready()

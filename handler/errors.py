@@ -1,0 +1,72 @@
+"""One error hierarchy for every transport.
+
+The core raises these; each adapter maps them once (HTTP status, gRPC code,
+Lambda response) so a problem reads the same whichever way a client came in.
+Messages say what was wrong and what was expected, and never echo payloads.
+"""
+
+from __future__ import annotations
+
+
+class OvserveError(Exception):
+    """Base class: ``kind`` names the category adapters map to a status."""
+
+    kind = "internal"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidInput(OvserveError):
+    """The request is malformed or does not fit the model (HTTP 400)."""
+
+    kind = "invalid_input"
+
+
+class NotFound(OvserveError):
+    """The model or version does not exist or is no longer served (HTTP 404)."""
+
+    kind = "not_found"
+
+
+class NotReady(OvserveError):
+    """The model exists but cannot answer right now (HTTP 503)."""
+
+    kind = "not_ready"
+
+
+class Overloaded(OvserveError):
+    """Too many requests are waiting; answering fast beats queueing (HTTP 503)."""
+
+    kind = "overloaded"
+
+
+class UnsupportedMediaType(OvserveError):
+    """The body's content type is not one the endpoint reads (HTTP 415)."""
+
+    kind = "unsupported_media_type"
+
+
+class PayloadTooLarge(OvserveError):
+    """The body exceeds the configured limit (HTTP 413)."""
+
+    kind = "payload_too_large"
+
+
+class ModelLoadError(OvserveError):
+    """A model version could not be read, reshaped or compiled."""
+
+    kind = "not_ready"
+
+
+class ConfigError(OvserveError):
+    """A setting is invalid; start-up must stop with this one-line message."""
+
+    kind = "config"
+
+
+class InternalError(OvserveError):
+    """Something failed that the client could not have caused (HTTP 500)."""
+
+    kind = "internal"

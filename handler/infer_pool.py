@@ -1,0 +1,117 @@
+"""A bounded pool of OpenVINO infer requests, awaited from the event loop.
+
+Each request runs ``InferRequest.infer`` on a daemon worker thread (OpenVINO
+releases the GIL while it computes). ``start_async`` callbacks were the
+obvious alternative, but OpenVINO never calls them when inference fails, so a
+failed request would hang forever; a worker thread reports success and failure
+alike. A request goes back to the pool only when its thread is done with it,
+even if the client that asked has gone. At most ``max_waiting`` callers wait
+for a free request; beyond that the caller gets ``Overloaded`` at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import threading
+from collections import deque
+from typing import Any
+
+import numpy as np
+
+from .errors import InvalidInput, Overloaded
+from .reshape import short_reason
+
+
+class InferPool:
+    """``size`` infer requests of one compiled model, each with its own worker thread."""
+
+    def __init__(self, compiled: Any, size: int, max_waiting: int, label: str) -> None:
+        self._label = label
+        self._max_waiting = max_waiting
+        self._requests = [compiled.create_infer_request() for _ in range(size)]
+        self._idle: deque[Any] = deque(self._requests)
+        self._waiters: deque[asyncio.Future] = deque()
+        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
+        self._busy = 0
+        self._closed = False
+        self._stopped = False
+        for number in range(size):
+            threading.Thread(target=self._work, name=f"ovserve-infer-{label}-{number}", daemon=True).start()
+
+    @property
+    def size(self) -> int:
+        return len(self._requests)
+
+    async def run(self, inputs: dict[int, np.ndarray]) -> tuple[np.ndarray, ...]:
+        """Infer ``inputs`` (port index -> array); outputs come back in port order, copied."""
+        request = await self._acquire()
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future = loop.create_future()
+        self._busy += 1
+        self._jobs.put((request, inputs, loop, done))
+        outputs, error = await asyncio.shield(done)
+        if error is not None:
+            raise InvalidInput(f"inference failed for this input: {short_reason(error)}")
+        return outputs
+
+    async def _acquire(self) -> Any:
+        if self._idle:
+            return self._idle.popleft()
+        if len(self._waiters) >= self._max_waiting:
+            raise Overloaded(
+                f"{self._label}: {len(self._waiters)} requests already wait for one of {self.size} "
+                "inference slots; retry later or raise --max_queued_requests / --nireq"
+            )
+        waiter: asyncio.Future = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            return await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                self._release(waiter.result())
+            else:
+                self._waiters.remove(waiter)
+            raise
+
+    def _release(self, request: Any) -> None:
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(request)
+                return
+        self._idle.append(request)
+        self._stop_if_drained()
+
+    def _finished(self, request: Any, done: asyncio.Future, outputs: Any, error: BaseException | None) -> None:
+        self._busy -= 1
+        if not done.done():
+            done.set_result((outputs, error))
+        self._release(request)
+
+    def _work(self) -> None:
+        while True:
+            job = self._jobs.get()
+            if job is None:
+                return
+            request, inputs, loop, done = job
+            outputs, error = None, None
+            try:
+                outputs = request.infer(inputs, share_inputs=True, share_outputs=False).to_tuple()
+            except Exception as exc:  # reported to the caller as bad input
+                error = exc
+            try:
+                loop.call_soon_threadsafe(self._finished, request, done, outputs, error)
+            except RuntimeError:  # loop closed during shutdown
+                return
+
+    def close(self) -> None:
+        """Stop the worker threads once every running job has finished."""
+        self._closed = True
+        self._stop_if_drained()
+
+    def _stop_if_drained(self) -> None:
+        if self._closed and not self._stopped and self._busy == 0 and not self._waiters:
+            self._stopped = True
+            for _ in self._requests:
+                self._jobs.put(None)

@@ -1,0 +1,201 @@
+"""One served model version: read, reshaped and compiled lazily, then inferred.
+
+Nothing touches the disk or OpenVINO until ``ensure_loaded`` (first request,
+metadata, or preload); concurrent first callers share one load. The loaded
+state (compiled model, signature, pool) lives in one ``_Loaded`` object that is
+swapped whole, so a recompile for a new request shape (only for models that
+refuse dynamic dimensions) never exposes half an update.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .config import ModelConfig
+from .daemon_threads import run_in_daemon_thread
+from .errors import InvalidInput, ModelLoadError
+from .infer_pool import InferPool
+from .mapping import Mapping, read_mapping
+from .model_files import find_model_file
+from .reshape import apply_layout_and_types, apply_shape, reshape_for_request, short_reason
+from .runtime import get_core
+from .signature import Signature, TensorSpec
+from .tensors import from_ov_name
+from .validation import first_shape_problem, prepare
+
+log = logging.getLogger("ovserve.model")
+
+
+@dataclass
+class _Loaded:
+    model: Any  # openvino.Model after reshape and pre/post-processing (kept for on-demand reshapes)
+    compiled: Any
+    signature: Signature
+    pool: InferPool
+    mapping: Mapping
+    original_names: dict[str, str]  # client input name -> model input name
+
+
+def _dims(partial: Any) -> tuple | None:
+    if partial.rank.is_dynamic:
+        return None
+    dims: list = []
+    for dim in partial:
+        if dim.is_static:
+            dims.append(dim.get_length())
+        elif dim.get_max_length() >= 0:
+            dims.append((dim.get_min_length(), dim.get_max_length()))
+        else:
+            dims.append(-1)
+    return tuple(dims)
+
+
+def _specs(ports: list, aliases: dict[str, str], side: str) -> tuple[TensorSpec, ...]:
+    specs = []
+    for index, port in enumerate(ports):
+        names = port.get_names()
+        original = port.get_any_name() if names else f"{side}_{index}"
+        alias = next((aliases[n] for n in sorted(names) if n in aliases), original)
+        try:
+            dtype = from_ov_name(port.get_element_type().get_type_name())
+        except ValueError as exc:
+            raise ModelLoadError(f"{side} {original!r}: {exc}") from None
+        specs.append(TensorSpec(alias, index, dtype, _dims(port.get_partial_shape())))
+    return tuple(specs)
+
+
+class ServedModel:
+    """A model version that loads on first use and infers through a bounded pool."""
+
+    def __init__(self, config: ModelConfig, version: int, folder: Path, cpu_extension: str | None = None) -> None:
+        self.config = config
+        self.version = version
+        self.folder = folder
+        self._cpu_extension = cpu_extension
+        self._loaded: _Loaded | None = None
+        self._loading: asyncio.Future | None = None
+        self._reshape_lock = asyncio.Lock()
+        self._on_demand: frozenset[str] = frozenset()
+        self.label = f"{config.name} v{version}"
+
+    @property
+    def is_loaded(self) -> bool:
+        return self._loaded is not None
+
+    @property
+    def signature(self) -> Signature:
+        if self._loaded is None:
+            raise RuntimeError("signature read before load")
+        return self._loaded.signature
+
+    async def ensure_loaded(self) -> None:
+        """Load once; every concurrent caller awaits the same load and sees its error."""
+        if self._loaded is not None:
+            return
+        if self._loading is None:
+            self._loading = run_in_daemon_thread(self._load, name=f"ovserve-load-{self.label}")
+        self._loaded = await asyncio.shield(self._loading)
+
+    def _load(self) -> _Loaded:
+        started = time.monotonic()
+        path = find_model_file(self.folder)
+        if path is None:
+            raise ModelLoadError(f"no model file in version folder {self.folder.name}")
+        mapping = read_mapping(self.folder)
+        core = get_core(self._cpu_extension)
+        try:
+            model = core.read_model(str(path))
+        except Exception as exc:
+            raise ModelLoadError(f"cannot read {path.name}: {short_reason(exc)}") from None
+        plan = apply_shape(model, self.config, mapping.inputs)
+        self._on_demand = plan.on_demand
+        model = apply_layout_and_types(model, self.config, mapping.inputs, mapping.outputs)
+        loaded = self._compile(model, mapping)
+        log.info(
+            "model version loaded",
+            extra={"model": self.config.name, "version": self.version, "seconds": round(time.monotonic() - started, 3)},
+        )
+        return loaded
+
+    def _compile(self, model: Any, mapping: Mapping) -> _Loaded:
+        core = get_core(self._cpu_extension)
+        properties = dict(self.config.plugin_config)
+        if self.config.cache_dir:
+            properties["CACHE_DIR"] = self.config.cache_dir
+        try:
+            compiled = core.compile_model(model, self.config.target_device, properties)
+        except Exception as exc:
+            raise ModelLoadError(f"cannot compile for {self.config.target_device}: {short_reason(exc)}") from None
+        inputs = _specs(list(compiled.inputs), mapping.inputs, "input")
+        outputs = _specs(list(compiled.outputs), mapping.outputs, "output")
+        originals = {
+            spec.name: (port.get_any_name() if port.get_names() else spec.name)
+            for spec, port in zip(inputs, compiled.inputs, strict=True)
+        }
+        size = self.config.nireq or int(compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
+        pool = InferPool(compiled, max(1, size), self.config.max_queued_requests, self.label)
+        return _Loaded(model, compiled, Signature(inputs, outputs), pool, mapping, originals)
+
+    async def infer(
+        self, arrays: dict[str, np.ndarray], from_json: bool = False, output_filter: list[str] | None = None
+    ) -> dict[str, np.ndarray]:
+        """Validate ``arrays`` (client input names) and infer; returns client output names -> arrays."""
+        await self.ensure_loaded()
+        loaded = self._loaded
+        assert loaded is not None
+        ready = prepare(arrays, loaded.signature, from_json=from_json)
+        problem = first_shape_problem(ready, loaded.signature)
+        if problem:
+            if not self._on_demand:
+                raise InvalidInput(problem)
+            loaded = await self._reshape_for(ready)
+        outputs_wanted = loaded.signature.output_names()
+        if output_filter:
+            unknown = [name for name in output_filter if name not in outputs_wanted]
+            if unknown:
+                raise InvalidInput(f"output tensors not in signature: {unknown}. Outputs are {outputs_wanted}")
+        by_index = {loaded.signature.input(name).index: array for name, array in ready.items()}  # type: ignore[union-attr]
+        results = await loaded.pool.run(by_index)
+        named = dict(zip(outputs_wanted, results, strict=True))
+        if output_filter:
+            return {name: named[name] for name in output_filter}
+        return named
+
+    async def _reshape_for(self, ready: dict[str, np.ndarray]) -> _Loaded:
+        """Recompile for a request's shapes (models without dynamic dimensions under 'auto')."""
+        async with self._reshape_lock:
+            current = self._loaded
+            assert current is not None
+            if first_shape_problem(ready, current.signature) is None:
+                return current
+            shapes = {current.original_names[name]: array.shape for name, array in ready.items()}
+            fixed = {
+                name: shape for name, shape in shapes.items()
+                if name not in self._on_demand and first_shape_problem(
+                    {n: a for n, a in ready.items() if current.original_names[n] == name}, current.signature
+                )
+            }
+            if fixed:
+                problem = first_shape_problem(ready, current.signature)
+                raise InvalidInput(problem or "input shape does not fit the model")
+            model = current.model.clone()
+            reshape_for_request(model, shapes)
+            replacement = await run_in_daemon_thread(lambda: self._compile(model, current.mapping))
+            self._loaded = replacement
+            current.pool.close()
+            log.info("model recompiled for new input shapes", extra={"model": self.config.name, "version": self.version})
+            return replacement
+
+    def unload(self) -> None:
+        """Drop the compiled model; callers make sure nothing is in flight."""
+        if self._loaded is not None:
+            self._loaded.pool.close()
+        self._loaded = None
+        self._loading = None

@@ -1,0 +1,193 @@
+"""Server settings from CLI flags and the environment, validated in one place.
+
+The flags are OVMS's (see ``parameters.md``): ``--model_name/--model_path`` or
+``--config_path``, ports, bind addresses, workers, reshape options, logging.
+Every flag can also come from the environment as ``OVSERVE_<FLAG>``; the
+variables OVMS itself reads (``FILE_SYSTEM_POLL_WAIT_SECONDS``, ``LOG_LEVEL``,
+``LOG_PATH``) work too. A flag on the command line wins over the environment.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from .config import ModelConfig, load_config_file, model_config_from_mapping
+from .errors import ConfigError
+from .values import fail, parse_bool, parse_int
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """Everything the server process needs, already validated."""
+
+    models: tuple[ModelConfig, ...]
+    config_path: str | None = None
+    port: int = 9000
+    grpc_bind_address: str = "0.0.0.0"
+    grpc_workers: int = 1
+    grpc_channel_arguments: dict[str, str] = field(default_factory=dict)
+    rest_port: int = 0
+    rest_bind_address: str = "0.0.0.0"
+    rest_workers: int = 1
+    rest_max_body_mb: int = 256
+    log_level: str = "INFO"
+    log_path: str | None = None
+    file_system_poll_wait_seconds: int = 1
+    cpu_extension: str | None = None
+    shutdown_timeout_seconds: float = 4.0
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports one line through ConfigError instead of usage + exit."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise ConfigError(f"command line: {message}")
+
+
+# (flag, help). Values stay text here and are validated below, so every message has one shape.
+_FLAGS: tuple[tuple[str, str], ...] = (
+    ("model_name", "name the model is served under (with --model_path)"),
+    ("model_path", "folder (or URL) holding numbered version folders"),
+    ("config_path", "OVMS config.json with model_config_list (instead of --model_name)"),
+    ("port", "gRPC port (default 9000)"),
+    ("grpc_bind_address", "gRPC bind address (default 0.0.0.0)"),
+    ("grpc_workers", "gRPC server instances (default 1)"),
+    ("grpc_channel_arguments", "gRPC channel arguments, e.g. grpc.max_connection_age_ms=2000"),
+    ("rest_port", "REST port; 0 disables REST (default 0)"),
+    ("rest_bind_address", "REST bind address (default 0.0.0.0)"),
+    ("rest_workers", "accepted for OVMS compatibility; one event loop serves REST"),
+    ("rest_max_body_mb", "largest REST request body in MiB (default 256)"),
+    ("batch_size", "batch size: an integer or auto"),
+    ("shape", "input shape: (1,3,224,224), {\"in\": \"(1,3,-1,-1)\"} or auto"),
+    ("layout", "input/output layout: NHWC, NHWC:NCHW or {\"name\": \"NHWC\"}"),
+    ("model_version_policy", "JSON version policy, e.g. {\"latest\": {\"num_versions\": 2}}"),
+    ("nireq", "parallel inference requests per version; 0 = what the device suggests"),
+    ("target_device", "OpenVINO device (default CPU)"),
+    ("plugin_config", "JSON object of OpenVINO properties"),
+    ("cache_dir", "compiled-model cache folder (speeds up later starts)"),
+    ("max_queued_requests", "requests allowed to wait for a free inference slot per version (default 128)"),
+    ("log_level", "DEBUG, INFO, WARNING or ERROR (default INFO)"),
+    ("log_path", "write logs to this file instead of stderr"),
+    ("file_system_poll_wait_seconds", "seconds between model folder scans; 0 disables (default 1)"),
+    ("cpu_extension", "shared library with custom OpenVINO operations"),
+    ("sequence_cleaner_poll_wait_minutes", "accepted for OVMS compatibility; no stateful models here"),
+    ("shutdown_timeout_seconds", "how long SIGTERM waits for in-flight requests (default 4)"),
+)
+_BOOL_FLAGS: tuple[tuple[str, str], ...] = (
+    ("preload", "read and compile every model at start-up instead of on first use"),
+)
+# Variables OVMS reads without a prefix.
+_PLAIN_ENV = {
+    "file_system_poll_wait_seconds": "FILE_SYSTEM_POLL_WAIT_SECONDS",
+    "log_level": "LOG_LEVEL",
+    "log_path": "LOG_PATH",
+    "preload": "PRELOAD",
+}
+
+
+def build_parser(prog: str = "ovserve") -> argparse.ArgumentParser:
+    """The CLI, shared by every entry point that takes OVMS flags."""
+    parser = _Parser(prog=prog, description="OpenVINO model server with the TF Serving API.")
+    for name, help_text in _FLAGS:
+        parser.add_argument(f"--{name}", help=help_text, default=None)
+    for name, help_text in _BOOL_FLAGS:
+        parser.add_argument(f"--{name}", help=help_text, action="store_const", const="true", default=None)
+    return parser
+
+
+def _gather(argv: Sequence[str], environ: Mapping[str, str]) -> dict[str, str]:
+    """Flag values from the command line, else from the environment."""
+    given = vars(build_parser().parse_args(list(argv)))
+    values: dict[str, str] = {}
+    for name in [f for f, _ in _FLAGS] + [f for f, _ in _BOOL_FLAGS]:
+        if given.get(name) is not None:
+            values[name] = given[name]
+            continue
+        for variable in (f"OVSERVE_{name.upper()}", _PLAIN_ENV.get(name)):
+            if variable and environ.get(variable, "") != "":
+                values[name] = environ[variable]
+                break
+    return values
+
+
+def _parse_channel_arguments(value: str | None) -> dict[str, str]:
+    """``key=value,key=value`` as OVMS takes them."""
+    if not value:
+        return {}
+    result: dict[str, str] = {}
+    for pair in value.split(","):
+        key, sep, setting = pair.partition("=")
+        if not sep or not key.strip():
+            raise fail("--grpc_channel_arguments", "key=value pairs separated by commas", value)
+        result[key.strip()] = setting.strip()
+    return result
+
+
+def load_settings(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> ServerSettings:
+    """Parse and validate everything; raises ConfigError with one line naming the key."""
+    environ = os.environ if environ is None else environ
+    values = _gather(argv, environ)
+    model_flags = ("batch_size", "shape", "layout", "model_version_policy", "nireq", "target_device", "plugin_config")
+    shared = {
+        "cache_dir": values.get("cache_dir"),
+        "preload": values.get("preload", "false"),
+        "max_queued_requests": values.get("max_queued_requests", "128"),
+    }
+    if values.get("config_path"):
+        clashing = [f for f in ("model_name", "model_path", *model_flags) if f in values]
+        if clashing:
+            raise ConfigError(
+                f"--{clashing[0]}: not allowed with --config_path; expected model settings inside the config file"
+            )
+        models = tuple(load_config_file(values["config_path"], shared))
+    elif values.get("model_name") or values.get("model_path"):
+        if not values.get("model_name"):
+            raise ConfigError("--model_name: missing; expected a name to serve --model_path under")
+        if not values.get("model_path"):
+            raise ConfigError("--model_path: missing; expected the folder holding the model's version folders")
+        raw = {"name": values["model_name"], "base_path": values["model_path"]}
+        raw.update({flag: values[flag] for flag in model_flags if flag in values})
+        models = (model_config_from_mapping("--", raw, shared),)
+    else:
+        raise ConfigError("--model_name/--model_path or --config_path: missing; expected one of them")
+
+    log_level = values.get("log_level", "INFO").strip().upper()
+    if log_level not in LOG_LEVELS:
+        raise fail("--log_level", " or ".join(LOG_LEVELS), values["log_level"])
+    timeout = values.get("shutdown_timeout_seconds", "4")
+    try:
+        shutdown_timeout = float(timeout)
+    except ValueError:
+        raise fail("--shutdown_timeout_seconds", "a number of seconds from 0 to 3600", timeout) from None
+    if not 0 <= shutdown_timeout <= 3600:
+        raise fail("--shutdown_timeout_seconds", "a number of seconds from 0 to 3600", timeout)
+    if "sequence_cleaner_poll_wait_minutes" in values:
+        parse_int("--sequence_cleaner_poll_wait_minutes", values["sequence_cleaner_poll_wait_minutes"], minimum=0)
+    if "preload" in values:
+        parse_bool("--preload", values["preload"])
+    cores = os.cpu_count() or 1
+    return ServerSettings(
+        models=models,
+        config_path=values.get("config_path"),
+        port=parse_int("--port", values.get("port", "9000"), minimum=0, maximum=65535),
+        grpc_bind_address=values.get("grpc_bind_address", "0.0.0.0"),
+        grpc_workers=parse_int("--grpc_workers", values.get("grpc_workers", "1"), minimum=1, maximum=max(cores, 1)),
+        grpc_channel_arguments=_parse_channel_arguments(values.get("grpc_channel_arguments")),
+        rest_port=parse_int("--rest_port", values.get("rest_port", "0"), minimum=0, maximum=65535),
+        rest_bind_address=values.get("rest_bind_address", "0.0.0.0"),
+        rest_workers=parse_int("--rest_workers", values.get("rest_workers", "1"), minimum=1, maximum=10_000),
+        rest_max_body_mb=parse_int("--rest_max_body_mb", values.get("rest_max_body_mb", "256"), minimum=1, maximum=4096),
+        log_level=log_level,
+        log_path=values.get("log_path") or None,
+        file_system_poll_wait_seconds=parse_int(
+            "--file_system_poll_wait_seconds", values.get("file_system_poll_wait_seconds", "1"), minimum=0
+        ),
+        cpu_extension=values.get("cpu_extension") or None,
+        shutdown_timeout_seconds=shutdown_timeout,
+    )
+

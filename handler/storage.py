@@ -1,0 +1,99 @@
+"""Where model versions live: the repository's view of a model's base path.
+
+The repository needs three things from a storage: which version folders
+exist (with a fingerprint that changes when their files change), and a local
+folder holding a version's files. Local paths are served in place; remote
+stores (S3, GCS, Azure) implement the same interface and fetch into a cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Protocol
+
+from .model_files import find_model_file
+
+# A version folder with more files than this is fingerprinted by its first ones only.
+_MAX_FILES_FINGERPRINTED = 10_000
+
+
+class Storage(Protocol):
+    """What the repository asks of a place that holds models."""
+
+    def list_versions(self) -> dict[int, str]:
+        """Version number -> fingerprint, for folders that hold a model."""
+        ...
+
+    def skipped(self) -> list[str]:
+        """Folders seen by the last listing that are not servable versions, and why."""
+        ...
+
+    def local_folder(self, version: int) -> Path:
+        """A local folder with the version's files (fetching them first if remote)."""
+        ...
+
+
+class LocalStorage:
+    """Version folders on a local file system, served where they are."""
+
+    def __init__(self, base_path: str) -> None:
+        self.base = Path(base_path)
+        self._skipped: list[str] = []
+
+    def list_versions(self) -> dict[int, str]:
+        found: dict[int, str] = {}
+        skipped: list[str] = []
+        try:
+            entries = list(os.scandir(self.base))
+        except OSError:
+            self._skipped = []
+            return found
+        for entry in entries:
+            if not entry.is_dir():
+                continue
+            if not entry.name.isdigit() or int(entry.name) < 1:
+                continue
+            folder = Path(entry.path)
+            if find_model_file(folder) is None:
+                skipped.append(f"{entry.name}: no model file")
+                continue
+            found[int(entry.name)] = _fingerprint(folder)
+        self._skipped = skipped
+        return found
+
+    def skipped(self) -> list[str]:
+        return list(self._skipped)
+
+    def local_folder(self, version: int) -> Path:
+        return self.base / str(version)
+
+
+def _fingerprint(folder: Path) -> str:
+    """Names, sizes and modification times of the folder's files, hashed."""
+    digest = hashlib.sha1()
+    count = 0
+    for root, dirs, files in os.walk(folder):
+        dirs.sort()
+        for name in sorted(files):
+            path = os.path.join(root, name)
+            try:
+                info = os.stat(path)
+            except OSError:
+                continue
+            digest.update(f"{os.path.relpath(path, folder)}|{info.st_size}|{info.st_mtime_ns}\n".encode())
+            count += 1
+            if count >= _MAX_FILES_FINGERPRINTED:
+                return digest.hexdigest()
+    return digest.hexdigest()
+
+
+def storage_for(base_path: str) -> Storage:
+    """The storage that serves ``base_path``; remote schemes arrive with the storage backends."""
+    if "://" in base_path and not base_path.startswith("file://"):
+        from .errors import ConfigError
+
+        scheme = base_path.split("://", 1)[0]
+        raise ConfigError(f"base_path: {scheme}:// storage is not supported yet; expected a local folder")
+    return LocalStorage(base_path.removeprefix("file://"))

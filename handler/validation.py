@@ -1,0 +1,135 @@
+"""Checks a decoded request against a model signature: names, element types, shapes.
+
+Type conversion follows one rule: convert only when no value changes (JSON
+decimals into float tensors are the one exception: JSON numbers are text, so
+rounding them to the tensor's precision is what every client expects).
+Anything else is an ``InvalidInput`` naming both sides.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from .errors import InvalidInput
+from .signature import Signature, TensorSpec
+from .tensors import BY_NUMPY, DType
+from .values import Dim
+
+
+def check_names(given: Mapping[str, object], signature: Signature) -> None:
+    """Every input present, none unknown; messages list what the model expects."""
+    expected = signature.input_names()
+    unknown = [name for name in given if signature.input(name) is None]
+    if unknown:
+        raise InvalidInput(
+            f"input tensor alias not found in signature: {unknown}. Inputs expected to be in the set {expected}"
+        )
+    missing = [name for name in expected if name not in given]
+    if missing:
+        raise InvalidInput(f"missing input tensors: {missing}. The model expects all of {expected}")
+
+
+def _dim_fits(dim: Dim, size: int) -> bool:
+    if isinstance(dim, tuple):
+        return dim[0] <= size <= dim[1]
+    return dim == -1 or dim == size
+
+
+def shape_mismatch(spec: TensorSpec, shape: tuple[int, ...]) -> str | None:
+    """Why ``shape`` does not fit ``spec``, or None when it fits."""
+    if spec.shape is None:
+        return None
+    obtained = list(shape)
+    if len(shape) != len(spec.shape):
+        return (
+            f"Invalid number of shape dimensions for input '{spec.name}'. "
+            f"Obtained shape {obtained}, required shape {spec.shape_text()}"
+        )
+    wrong = [i for i, (dim, size) in enumerate(zip(spec.shape, shape, strict=True)) if not _dim_fits(dim, size)]
+    if not wrong:
+        return None
+    if wrong == [0] and isinstance(spec.shape[0], int):
+        return (
+            f"Input batch size is incorrect for input '{spec.name}'. "
+            f"Obtained batch size {shape[0]}, required batch size {spec.shape[0]}"
+        )
+    return f"Invalid input shape for '{spec.name}'. Obtained shape {obtained}, required shape {spec.shape_text()}"
+
+
+def _type_error(spec: TensorSpec, got: str, why: str = "") -> InvalidInput:
+    detail = f": {why}" if why else ""
+    return InvalidInput(
+        f"Invalid data type for input '{spec.name}'. Obtained {got}, required {spec.dtype.tf_name} "
+        f"({spec.dtype.ov_name}){detail}"
+    )
+
+
+def _describe(array: np.ndarray) -> str:
+    known = BY_NUMPY.get(array.dtype)
+    if known is not None:
+        return f"{known.tf_name} ({known.ov_name})"
+    if array.dtype.kind in "US":
+        return "strings"
+    return f"values of type {array.dtype.name}"
+
+
+def convert(spec: TensorSpec, array: np.ndarray, from_json: bool = False) -> np.ndarray:
+    """``array`` as ``spec``'s element type, or InvalidInput when a value would change."""
+    target: DType = spec.dtype
+    if target.is_string:
+        if array.dtype.kind in "SU" or array.dtype == object:
+            return array
+        raise _type_error(spec, _describe(array), "send strings (or {\"b64\": ...} values in JSON)")
+    want = target.numpy
+    assert want is not None
+    if array.dtype == want:
+        return array
+    kind = array.dtype.kind
+    if kind in "SUO":
+        raise _type_error(spec, _describe(array), "numbers expected, strings are not converted")
+    if want.kind == "b":
+        if kind in "iu" and np.all((array == 0) | (array == 1)):
+            return array.astype(want)
+        raise _type_error(spec, _describe(array), "only true/false (or 0/1) fit a boolean input")
+    if kind == "b":
+        raise _type_error(spec, _describe(array), "booleans are not converted to numbers")
+    if want.kind == "f":
+        converted = array.astype(want)
+        if kind == "f" and from_json:
+            if not np.all(np.isfinite(converted) | ~np.isfinite(array)):
+                raise _type_error(spec, _describe(array), f"a value is out of the range of {target.ov_name}")
+            return converted
+        if np.array_equal(converted.astype(array.dtype), array, equal_nan=kind == "f"):
+            return converted
+        raise _type_error(spec, _describe(array), "converting would change values")
+    # integer target
+    info = np.iinfo(want)
+    if kind == "f" and not np.all(np.isfinite(array) & (np.floor(array) == array)):
+        raise _type_error(spec, _describe(array), "integers expected, got fractional or non-finite values")
+    if array.size and (array.min() < info.min or array.max() > info.max):
+        raise _type_error(spec, _describe(array), f"values outside [{info.min}, {info.max}]")
+    return array.astype(want)
+
+
+def prepare(arrays: Mapping[str, np.ndarray], signature: Signature, from_json: bool = False) -> dict[str, np.ndarray]:
+    """Names and element types checked; returns the arrays converted for inference."""
+    check_names(arrays, signature)
+    ready: dict[str, np.ndarray] = {}
+    for name, array in arrays.items():
+        spec = signature.input(name)
+        assert spec is not None
+        ready[name] = convert(spec, array, from_json=from_json)
+    return ready
+
+
+def first_shape_problem(arrays: Mapping[str, np.ndarray], signature: Signature) -> str | None:
+    """The first input whose shape does not fit, described; None when all fit."""
+    for name, array in arrays.items():
+        spec = signature.input(name)
+        if spec is not None:
+            problem = shape_mismatch(spec, array.shape)
+            if problem:
+                return problem
+    return None

@@ -1,0 +1,1 @@
+"""SageMaker adapter (/ping, /invocations, multi-model, batch transform): arrives with its issue."""

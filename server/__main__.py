@@ -1,0 +1,7 @@
+"""``python -m ovserve.server`` runs the ``ovserve`` command."""
+
+import sys
+
+from .main import main
+
+sys.exit(main())

@@ -1,0 +1,47 @@
+"""The one place core errors become HTTP answers: status + ``{"error": message}``."""
+
+from __future__ import annotations
+
+import logging
+
+from sanic import Request
+from sanic.exceptions import SanicException
+from sanic.response import HTTPResponse, raw
+
+from ovserve.handler.codecs.tfs_json import dumps
+from ovserve.handler.errors import OvserveError
+
+log = logging.getLogger("ovserve.server")
+
+HTTP_STATUS = {
+    "invalid_input": 400,
+    "not_found": 404,
+    "unsupported_media_type": 415,
+    "payload_too_large": 413,
+    "not_ready": 503,
+    "overloaded": 503,
+    "config": 500,
+    "internal": 500,
+}
+
+
+def error_response(status: int, message: str) -> HTTPResponse:
+    return raw(dumps({"error": message}), status=status, content_type="application/json")
+
+
+def handle_exception(request: Request, exc: Exception) -> HTTPResponse:
+    """Registered for every exception: known ones keep their meaning, others are a logged 500."""
+    if isinstance(exc, OvserveError):
+        return error_response(HTTP_STATUS.get(exc.kind, 500), exc.message)
+    if isinstance(exc, SanicException):
+        status = getattr(exc, "status_code", 500) or 500
+        message = str(exc) or "request failed"
+        if status == 413:
+            message = f"request body too large: {message}; raise --rest_max_body_mb to allow larger bodies"
+        if status == 405:
+            message = f"method {request.method} is not allowed on {request.path}"
+        if status >= 500:
+            log.error("request failed", extra={"path": request.path, "status": status, "reason": message})
+        return error_response(status, message)
+    log.error("unexpected error", exc_info=exc, extra={"path": request.path})
+    return error_response(500, "internal server error; see the server log")

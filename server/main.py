@@ -1,0 +1,107 @@
+"""The ``ovserve`` command: OVMS flags in, a TF Serving REST server out.
+
+Start-up order: validate settings (a bad one exits 2 with one line), open
+the REST port at once (liveness answers while models are discovered or
+preloaded), then discover models. SIGTERM or SIGINT at any point stops
+accepting, lets in-flight requests finish (at most --shutdown_timeout_seconds)
+and exits 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+
+from ovserve.handler import logs
+from ovserve.handler.engine import Engine
+from ovserve.handler.errors import ConfigError
+from ovserve.handler.settings import ServerSettings, load_settings
+
+from .app import create_app
+from .inflight import InFlight
+
+log = logging.getLogger("ovserve.server")
+
+
+async def serve(settings: ServerSettings) -> None:
+    """Run until SIGTERM/SIGINT, then shut down gracefully."""
+    loop = asyncio.get_running_loop()
+    stopping = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stopping.set)
+
+    engine = Engine.from_configs(list(settings.models), settings.cpu_extension)
+    tracker = InFlight()
+    app = create_app(engine, settings, tracker)
+    server = await app.create_server(
+        host=settings.rest_bind_address, port=settings.rest_port, access_log=False, return_asyncio_server=True
+    )
+    await server.startup()
+    await server.before_start()
+    await server
+    await server.after_start()
+    log.info("REST server listening", extra={"address": settings.rest_bind_address, "port": settings.rest_port})
+
+    preload = any(m.preload for m in settings.models)
+    starting = loop.create_task(engine.start(preload=preload, poll_seconds=settings.file_system_poll_wait_seconds))
+    waiting = loop.create_task(stopping.wait())
+    await asyncio.wait({starting, waiting}, return_when=asyncio.FIRST_COMPLETED)
+    if starting.done() and starting.exception() is None:
+        app.ctx.started = True
+        log.info("models discovered; serving", extra={"models": [m.name for m in settings.models]})
+        await waiting
+    else:
+        starting.cancel()
+        with contextlib.suppress(BaseException):
+            await starting
+
+    log.info("stopping: no new connections; waiting for requests in flight", extra={"in_flight": tracker.count})
+    server.server.close()
+    for connection in list(server.connections):
+        connection.close_if_idle()
+    with contextlib.suppress(asyncio.TimeoutError):
+        await asyncio.wait_for(tracker.idle(), timeout=settings.shutdown_timeout_seconds)
+    for connection in list(server.connections):
+        connection.close()
+    await server.before_stop()
+    await engine.stop()
+    await server.after_stop()
+    log.info("stopped")
+
+
+def _event_loop_policy() -> None:
+    with contextlib.suppress(ImportError):
+        import uvloop
+
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the process exit code."""
+    try:
+        settings = load_settings(sys.argv[1:] if argv is None else argv)
+        if settings.rest_port == 0:
+            raise ConfigError("--rest_port: expected a port from 1 to 65535; REST is the only API served so far")
+    except ConfigError as exc:
+        print(f"ovserve: {exc.message}", file=sys.stderr)
+        return 2
+    logs.configure(settings.log_level, settings.log_path)
+    _event_loop_policy()
+    try:
+        asyncio.run(serve(settings))
+    except ConfigError as exc:
+        print(f"ovserve: {exc.message}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        log.error("cannot start", extra={"reason": str(exc)})
+        print(f"ovserve: cannot start: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
