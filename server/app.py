@@ -24,6 +24,7 @@ def create_app(engine: Engine, settings: ServerSettings, tracker: InFlight) -> S
     app.config.REQUEST_TIMEOUT = 60
     app.config.FALLBACK_ERROR_FORMAT = "json"
     app.config.NOISY_EXCEPTIONS = False
+    app.config.MOTD = False
     app.ctx.started = False
     app.error_handler.add(Exception, handle_exception)
     register_tfs_endpoints(app, engine, tracker)

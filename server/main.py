@@ -40,9 +40,8 @@ async def serve(settings: ServerSettings) -> None:
     server = await app.create_server(
         host=settings.rest_bind_address, port=settings.rest_port, access_log=False, return_asyncio_server=True
     )
-    await server.startup()
+    await server.startup()  # create_server has already bound the socket
     await server.before_start()
-    await server
     await server.after_start()
     log.info("REST server listening", extra={"address": settings.rest_bind_address, "port": settings.rest_port})
 

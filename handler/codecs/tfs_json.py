@@ -66,7 +66,8 @@ def parse_predict(body: bytes) -> JsonPredictRequest:
     try:
         document = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
-        raise InvalidInput(f"request body is not valid JSON ({exc}); {_EXPECTED}") from None
+        hint = " (NaN and Infinity are not JSON numbers)" if b"NaN" in body or b"Infinity" in body else ""
+        raise InvalidInput(f"request body is not valid JSON{hint} ({exc}); {_EXPECTED}") from None
     if not isinstance(document, dict):
         raise InvalidInput(f"request body is a JSON {type(document).__name__}; {_EXPECTED}")
     unknown = sorted(set(document) - {"instances", "inputs", "signature_name"})

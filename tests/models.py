@@ -1,0 +1,100 @@
+"""Small real OpenVINO models for tests, built with the opset API, and helpers to lay out repositories."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import openvino as ov
+import openvino.opset13 as ops
+
+F32 = {"INFERENCE_PRECISION_HINT": "f32"}
+
+
+def add_one(shape=(1, 10), name="x", out="y", value=1.0) -> ov.Model:
+    """y = x + value; the tiny model."""
+    x = ops.parameter(list(shape), ov.Type.f32, name=name)
+    y = ops.add(x, ops.constant(np.float32(value)))
+    y.output(0).set_names({out})
+    return ov.Model([ops.result(y)], [x], "add_one")
+
+
+def two_in_two_out(rows=-1) -> ov.Model:
+    """sum = a + b, product = a * b for a, b of shape [rows, 3]."""
+    a = ops.parameter([rows, 3], ov.Type.f32, name="a")
+    b = ops.parameter([rows, 3], ov.Type.f32, name="b")
+    total = ops.add(a, b)
+    product = ops.multiply(a, b)
+    total.output(0).set_names({"sum"})
+    product.output(0).set_names({"product"})
+    return ov.Model([ops.result(total), ops.result(product)], [a, b], "two_in_two_out")
+
+
+def image_scale(size=8) -> ov.Model:
+    """NCHW image [1,3,size,size] -> same shape, channel c multiplied by (c+1): layout-sensitive."""
+    x = ops.parameter([1, 3, size, size], ov.Type.f32, name="image")
+    scale = ops.constant(np.array([1, 2, 3], dtype=np.float32).reshape(1, 3, 1, 1))
+    y = ops.multiply(x, scale)
+    y.output(0).set_names({"scaled"})
+    return ov.Model([ops.result(y)], [x], "image_scale")
+
+
+def int_sum() -> ov.Model:
+    """i64 [-1, 4] -> row sums, i64."""
+    x = ops.parameter([-1, 4], ov.Type.i64, name="values")
+    y = ops.reduce_sum(x, ops.constant(np.array([1], dtype=np.int64)), keep_dims=False)
+    y.output(0).set_names({"total"})
+    return ov.Model([ops.result(y)], [x], "int_sum")
+
+
+def broadcast_zeros() -> ov.Model:
+    """The output's shape is the input's values: [1000000, 1000000] asks for 10^12 elements."""
+    shape = ops.parameter([2], ov.Type.i64, name="shape")
+    y = ops.broadcast(ops.constant(np.float32(0)), shape)
+    y.output(0).set_names({"zeros"})
+    return ov.Model([ops.result(y)], [shape], "broadcast_zeros")
+
+
+def fixed_reshape() -> ov.Model:
+    """[1, 10] -> Reshape to the constant [2, 5]: no other shape is possible, not even a dynamic one."""
+    x = ops.parameter([1, 10], ov.Type.f32, name="x")
+    y = ops.reshape(x, ops.constant(np.array([2, 5], dtype=np.int64)), special_zero=False)
+    y.output(0).set_names({"y"})
+    return ov.Model([ops.result(y)], [x], "fixed_reshape")
+
+
+def strings_upper_passthrough() -> ov.Model:
+    """A string input returned as it is."""
+    s = ops.parameter([-1], ov.Type.string, name="text")
+    result = ops.result(s)
+    result.output(0).set_names({"echo"})
+    return ov.Model([result], [s], "echo")
+
+
+def write_version(base: Path, version: int, model: ov.Model, mapping: dict | None = None) -> Path:
+    """Save ``model`` as base/<version>/model.xml (plus mapping_config.json) and return the folder."""
+    folder = base / str(version)
+    folder.mkdir(parents=True, exist_ok=True)
+    ov.save_model(model, folder / "model.xml", compress_to_fp16=False)
+    if mapping is not None:
+        (folder / "mapping_config.json").write_text(json.dumps(mapping))
+    return folder
+
+
+def magika_onnx() -> Path:
+    """The pretrained ONNX model shipped in the magika wheel (installed without its runtime deps)."""
+    spec = importlib.util.find_spec("magika")
+    assert spec is not None and spec.submodule_search_locations, "magika is not installed; run make test"
+    path = Path(list(spec.submodule_search_locations)[0]) / "models" / "standard_v3_3" / "model.onnx"
+    assert path.is_file(), f"magika model missing at {path}"
+    return path
+
+
+def reference(model_path: Path | str, inputs: dict) -> dict:
+    """In-process OpenVINO answer, f32 precision, keyed by output name."""
+    core = ov.Core()
+    compiled = core.compile_model(str(model_path), "CPU", F32)
+    result = compiled(inputs)
+    return {port.get_any_name(): value for port, value in result.items()}

@@ -1,0 +1,79 @@
+"""Starting the real ``ovserve`` process on a free loopback port, and stopping it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    """A port the OS just handed out for 127.0.0.1 (bound to port 0, then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Server:
+    """A running ``python -m ovserve.server``; ``url`` is its REST base address."""
+
+    def __init__(self, args: list[str], env: dict | None = None, log_path: Path | None = None) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        full_env = {**os.environ, **(env or {})}
+        self.log_path = log_path
+        self._log = open(log_path, "w") if log_path else subprocess.DEVNULL  # noqa: SIM115
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "ovserve.server", "--rest_port", str(self.port),
+             "--rest_bind_address", "127.0.0.1", "--port", "0", *args],
+            env=full_env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT if log_path else subprocess.PIPE,
+            cwd=REPO,
+        )
+        self.client = httpx.Client(base_url=self.url, timeout=60)
+
+    def wait_live(self, timeout: float = 60) -> Server:
+        """Poll the liveness probe until it answers (or the process dies)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited with {self.process.returncode}: {self.read_log()}")
+            try:
+                if self.client.get("/v2/health/ready").status_code == 200:
+                    return self
+            except httpx.TransportError:
+                pass
+            time.sleep(0.05)
+        raise TimeoutError(f"server not ready after {timeout}s: {self.read_log()}")
+
+    def read_log(self) -> str:
+        if self.log_path and self.log_path.exists():
+            return self.log_path.read_text()[-4000:]
+        if self.process.stderr and self.process.poll() is not None:
+            return self.process.stderr.read().decode(errors="replace")[-4000:]
+        return ""
+
+    def stop(self, timeout: float = 10) -> int:
+        """SIGTERM, then SIGKILL if it does not exit in ``timeout`` seconds; returns the exit code."""
+        self.client.close()
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if self._log is not subprocess.DEVNULL:
+            self._log.close()
+        if self.process.stderr:
+            self.process.stderr.close()
+        return self.process.returncode
