@@ -23,6 +23,19 @@ from .errors import InvalidInput, Overloaded
 from .reshape import short_reason
 
 
+class InferenceFailed(InvalidInput):
+    """OpenVINO refused this input at run time; ``out_of_memory`` means the compiled model needs renewing.
+
+    After a failed allocation the CPU plugin keeps answering later, valid
+    requests of an earlier shape with the same error (seen with OpenVINO
+    2026.4), so the owner recompiles before serving again.
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"inference failed for this input: {reason}")
+        self.out_of_memory = "Failed to allocate" in reason
+
+
 class InferPool:
     """``size`` infer requests of one compiled model, each with its own worker thread."""
 
@@ -52,7 +65,7 @@ class InferPool:
         self._jobs.put((request, inputs, loop, done))
         outputs, error = await asyncio.shield(done)
         if error is not None:
-            raise InvalidInput(f"inference failed for this input: {short_reason(error)}")
+            raise InferenceFailed(short_reason(error))
         return outputs
 
     async def _acquire(self) -> Any:

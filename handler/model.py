@@ -21,7 +21,7 @@ import numpy as np
 from .config import ModelConfig
 from .daemon_threads import run_in_daemon_thread
 from .errors import InvalidInput, ModelLoadError
-from .infer_pool import InferPool
+from .infer_pool import InferenceFailed, InferPool
 from .mapping import Mapping, read_mapping
 from .model_files import find_model_file
 from .reshape import apply_layout_and_types, apply_shape, reshape_for_request, short_reason
@@ -162,7 +162,12 @@ class ServedModel:
             if unknown:
                 raise InvalidInput(f"output tensors not in signature: {unknown}. Outputs are {outputs_wanted}")
         by_index = {loaded.signature.input(name).index: array for name, array in ready.items()}  # type: ignore[union-attr]
-        results = await loaded.pool.run(by_index)
+        try:
+            results = await loaded.pool.run(by_index)
+        except InferenceFailed as failure:
+            if failure.out_of_memory:
+                await self._renew(loaded)
+            raise
         named = dict(zip(outputs_wanted, results, strict=True))
         if output_filter:
             return {name: named[name] for name in output_filter}
@@ -192,6 +197,16 @@ class ServedModel:
             current.pool.close()
             log.info("model recompiled for new input shapes", extra={"model": self.config.name, "version": self.version})
             return replacement
+
+    async def _renew(self, broken: _Loaded) -> None:
+        """Recompile after a failed allocation left the compiled model answering with stale errors."""
+        async with self._reshape_lock:
+            if self._loaded is not broken:
+                return  # someone renewed it already
+            model = broken.model.clone()
+            self._loaded = await run_in_daemon_thread(lambda: self._compile(model, broken.mapping))
+            broken.pool.close()
+            log.warning("model recompiled after a failed memory allocation", extra={"model": self.config.name, "version": self.version})
 
     def unload(self) -> None:
         """Drop the compiled model; callers make sure nothing is in flight."""

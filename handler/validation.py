@@ -79,8 +79,10 @@ def convert(spec: TensorSpec, array: np.ndarray, from_json: bool = False) -> np.
     """``array`` as ``spec``'s element type, or InvalidInput when a value would change."""
     target: DType = spec.dtype
     if target.is_string:
-        if array.dtype.kind in "SU" or array.dtype == object:
+        if array.dtype.kind in "SU":
             return array
+        if array.dtype == object and all(isinstance(item, bytes) for item in array.flat):
+            return array.astype(np.bytes_)  # OpenVINO takes fixed-width bytes, not Python objects
         raise _type_error(spec, _describe(array), "send strings (or {\"b64\": ...} values in JSON)")
     want = target.numpy
     assert want is not None

@@ -1,7 +1,5 @@
 """``python -m ovserve.server`` runs the ``ovserve`` command."""
 
-import sys
+from .cli import run
 
-from .main import main
-
-sys.exit(main())
+run()

@@ -65,12 +65,10 @@ def fixed_reshape() -> ov.Model:
     return ov.Model([ops.result(y)], [x], "fixed_reshape")
 
 
-def strings_upper_passthrough() -> ov.Model:
-    """A string input returned as it is."""
+def strings_echo() -> ov.Model:
+    """A string input returned as it is (input and output share the tensor name "text")."""
     s = ops.parameter([-1], ov.Type.string, name="text")
-    result = ops.result(s)
-    result.output(0).set_names({"echo"})
-    return ov.Model([result], [s], "echo")
+    return ov.Model([ops.result(s)], [s], "echo")
 
 
 def write_version(base: Path, version: int, model: ov.Model, mapping: dict | None = None) -> Path:
@@ -98,3 +96,27 @@ def reference(model_path: Path | str, inputs: dict) -> dict:
     compiled = core.compile_model(str(model_path), "CPU", F32)
     result = compiled(inputs)
     return {port.get_any_name(): value for port, value in result.items()}
+
+
+def slow(size: int = 1024, rounds: int = 200) -> ov.Model:
+    """A scalar in, a scalar out, with ``rounds`` matrix products in between: inference takes a while."""
+    s = ops.parameter([1], ov.Type.f32, name="s")
+    w = ops.broadcast(s, ops.constant(np.array([size, size], dtype=np.int64)))
+    y = w
+    for _ in range(rounds):
+        y = ops.multiply(ops.matmul(y, w, False, False), ops.constant(np.float32(1.0 / size)))
+    total = ops.reduce_mean(y, ops.constant(np.array([0, 1], dtype=np.int64)), keep_dims=False)
+    total.output(0).set_names({"mean"})
+    return ov.Model([ops.result(total)], [s], "slow")
+
+
+def slow_compile(layers: int = 1500) -> ov.Model:
+    """Many small layers: compiling takes seconds while inference stays quick."""
+    rng = np.random.default_rng(0)
+    x = ops.parameter([1, 64], ov.Type.f32, name="x")
+    y = x
+    for index in range(layers):
+        weights = ops.constant(rng.random((64, 64), dtype=np.float32) / 64)
+        y = ops.relu(ops.add(ops.matmul(y, weights, False, False), ops.constant(np.float32(index % 7))))
+    y.output(0).set_names({"y"})
+    return ov.Model([ops.result(y)], [x], "slow_compile")
