@@ -67,8 +67,19 @@ _KNOWN_KEYS = {
 _IGNORED_KEYS = {"stateful", "idle_sequence_cleanup", "max_sequence_number", "low_latency_transformation"}
 
 
-def model_config_from_mapping(where: str, raw: dict[str, Any], defaults: dict[str, Any]) -> ModelConfig:
-    """Validate one model's settings; ``where`` prefixes error keys (e.g. ``--`` or a JSON path)."""
+# How the command line spells the settings whose config.json names differ.
+CLI_NAMES = {"name": "model_name", "base_path": "model_path"}
+
+
+def model_config_from_mapping(
+    where: str, raw: dict[str, Any], defaults: dict[str, Any], spelled: dict[str, str] | None = None
+) -> ModelConfig:
+    """Validate one model's settings.
+
+    ``where`` prefixes error keys (``--`` or a JSON path); ``spelled`` renames keys
+    in messages so each error names the setting the way the user wrote it.
+    ``defaults`` must already be valid: they are not the user's words for this model.
+    """
     unknown = set(raw) - _KNOWN_KEYS - _IGNORED_KEYS
     if unknown:
         raise ConfigError(
@@ -77,7 +88,7 @@ def model_config_from_mapping(where: str, raw: dict[str, Any], defaults: dict[st
     merged = {**defaults, **{k: v for k, v in raw.items() if v is not None}}
 
     def key(name: str) -> str:
-        return f"{where}{name}"
+        return f"{where}{(spelled or {}).get(name, name)}"
 
     name = merged.get("name")
     if not isinstance(name, str) or not _MODEL_NAME.match(name):

@@ -14,7 +14,7 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from .config import ModelConfig, load_config_file, model_config_from_mapping
+from .config import CLI_NAMES, ModelConfig, load_config_file, model_config_from_mapping
 from .errors import ConfigError
 from .values import fail, parse_bool, parse_int
 
@@ -133,10 +133,13 @@ def load_settings(argv: Sequence[str], environ: Mapping[str, str] | None = None)
     environ = os.environ if environ is None else environ
     values = _gather(argv, environ)
     model_flags = ("batch_size", "shape", "layout", "model_version_policy", "nireq", "target_device", "plugin_config")
+    # Server-wide model defaults, checked under their flag names before any model sees them.
     shared = {
-        "cache_dir": values.get("cache_dir"),
-        "preload": values.get("preload", "false"),
-        "max_queued_requests": values.get("max_queued_requests", "128"),
+        "cache_dir": values.get("cache_dir") or None,
+        "preload": parse_bool("--preload", values.get("preload", "false")),
+        "max_queued_requests": parse_int(
+            "--max_queued_requests", values.get("max_queued_requests", "128"), minimum=1, maximum=1_000_000
+        ),
     }
     if values.get("config_path"):
         clashing = [f for f in ("model_name", "model_path", *model_flags) if f in values]
@@ -152,7 +155,7 @@ def load_settings(argv: Sequence[str], environ: Mapping[str, str] | None = None)
             raise ConfigError("--model_path: missing; expected the folder holding the model's version folders")
         raw = {"name": values["model_name"], "base_path": values["model_path"]}
         raw.update({flag: values[flag] for flag in model_flags if flag in values})
-        models = (model_config_from_mapping("--", raw, shared),)
+        models = (model_config_from_mapping("--", raw, shared, CLI_NAMES),)
     else:
         raise ConfigError("--model_name/--model_path or --config_path: missing; expected one of them")
 
@@ -168,8 +171,6 @@ def load_settings(argv: Sequence[str], environ: Mapping[str, str] | None = None)
         raise fail("--shutdown_timeout_seconds", "a number of seconds from 0 to 3600", timeout)
     if "sequence_cleaner_poll_wait_minutes" in values:
         parse_int("--sequence_cleaner_poll_wait_minutes", values["sequence_cleaner_poll_wait_minutes"], minimum=0)
-    if "preload" in values:
-        parse_bool("--preload", values["preload"])
     cores = os.cpu_count() or 1
     return ServerSettings(
         models=models,

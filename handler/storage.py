@@ -53,7 +53,7 @@ class LocalStorage:
         for entry in entries:
             if not entry.is_dir():
                 continue
-            if not entry.name.isdigit() or int(entry.name) < 1:
+            if not (entry.name.isascii() and entry.name.isdigit()) or int(entry.name) < 1:
                 continue
             folder = Path(entry.path)
             if find_model_file(folder) is None:

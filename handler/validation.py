@@ -82,7 +82,10 @@ def convert(spec: TensorSpec, array: np.ndarray, from_json: bool = False) -> np.
         if array.dtype.kind in "SU":
             return array
         if array.dtype == object and all(isinstance(item, bytes) for item in array.flat):
-            return array.astype(np.bytes_)  # OpenVINO takes fixed-width bytes, not Python objects
+            # OpenVINO takes fixed-width numpy bytes, which cannot keep a trailing zero byte.
+            if any(item.endswith(b"\x00") for item in array.flat):
+                raise _type_error(spec, "strings", "a value ends in a zero byte, which string tensors cannot carry")
+            return array.astype(np.bytes_)
         raise _type_error(spec, _describe(array), "send strings (or {\"b64\": ...} values in JSON)")
     want = target.numpy
     assert want is not None
@@ -98,7 +101,8 @@ def convert(spec: TensorSpec, array: np.ndarray, from_json: bool = False) -> np.
     if kind == "b":
         raise _type_error(spec, _describe(array), "booleans are not converted to numbers")
     if want.kind == "f":
-        converted = array.astype(want)
+        with np.errstate(over="ignore", invalid="ignore"):
+            converted = array.astype(want)
         if kind == "f" and from_json:
             if not np.all(np.isfinite(converted) | ~np.isfinite(array)):
                 raise _type_error(spec, _describe(array), f"a value is out of the range of {target.ov_name}")
@@ -108,10 +112,15 @@ def convert(spec: TensorSpec, array: np.ndarray, from_json: bool = False) -> np.
         raise _type_error(spec, _describe(array), "converting would change values")
     # integer target
     info = np.iinfo(want)
-    if kind == "f" and not np.all(np.isfinite(array) & (np.floor(array) == array)):
-        raise _type_error(spec, _describe(array), "integers expected, got fractional or non-finite values")
-    if array.size and (array.min() < info.min or array.max() > info.max):
-        raise _type_error(spec, _describe(array), f"values outside [{info.min}, {info.max}]")
+    outside = _type_error(spec, _describe(array), f"values outside [{info.min}, {info.max}]")
+    if kind == "f":
+        if not np.all(np.isfinite(array) & (np.floor(array) == array)):
+            raise _type_error(spec, _describe(array), "integers expected, got fractional or non-finite values")
+        # max + 1 is a power of two, exact as a float; max itself may round up to it.
+        if array.size and (array.min() < float(info.min) or array.max() >= float(info.max) + 1):
+            raise outside
+    elif array.size and (int(array.min()) < info.min or int(array.max()) > info.max):
+        raise outside
     return array.astype(want)
 
 

@@ -18,7 +18,7 @@ from .errors import ConfigError
 Dim = int | tuple[int, int]
 Dims = tuple[Dim, ...]
 
-_DIM_RANGE = re.compile(r"^(\d+)(?::|\.\.)(\d+)$")
+_DIM_RANGE = re.compile(r"^([0-9]+)(?::|\.\.)([0-9]+)$")
 _LAYOUT = re.compile(r"^[A-Z?.]+(?::[A-Z?.]+)?$")
 
 
@@ -37,11 +37,13 @@ def parse_int(key: str, value: Any, minimum: int | None = None, maximum: int | N
         expected = f"an integer from {minimum} to {maximum}"
     elif minimum is not None:
         expected = f"an integer >= {minimum}"
+    elif maximum is not None:
+        expected = f"an integer <= {maximum}"
     if isinstance(value, bool):
         raise fail(key, expected, value)
     if isinstance(value, int):
         number = value
-    elif isinstance(value, str) and re.fullmatch(r"\s*-?\d+\s*", value):
+    elif isinstance(value, str) and re.fullmatch(r"\s*-?[0-9]+\s*", value):
         number = int(value)
     else:
         raise fail(key, expected, value)
@@ -95,7 +97,7 @@ def _parse_dim(key: str, token: Any, whole: Any) -> Dim:
     text = str(token).strip()
     if text in ("?", "-1"):
         return -1
-    if text.isdigit():
+    if re.fullmatch("[0-9]+", text):
         return int(text)
     ranged = _DIM_RANGE.match(text)
     if ranged:
@@ -202,6 +204,8 @@ def parse_version_policy(key: str, value: Any) -> VersionPolicy:
     if not isinstance(body, dict):
         raise fail(key, expected, value)
     if kind == "all":
+        if body:
+            raise fail(key, expected, value)
         return VersionPolicy(kind="all")
     if kind == "latest":
         unknown = set(body) - {"num_versions"}

@@ -27,7 +27,7 @@ _JSON_TYPES = ("", "application/json", "application/x-www-form-urlencoded", "tex
 def _version(text: str | None) -> int | None:
     if text is None:
         return None
-    if not text.isdigit() or int(text) < 1 or len(text) > 18:
+    if not (text.isascii() and text.isdigit()) or len(text) > 18 or int(text) < 1:
         raise NotFound(f"version {text!r} not found: versions are positive integers")
     return int(text)
 

@@ -38,6 +38,7 @@ class JsonPredictRequest:
     form: str  # ROW or COLUMN
     named: dict[str, Any] | None  # input name -> JSON value (batch-first for rows)
     unnamed: Any = None  # the value of the simplified forms
+    may_hold_booleans: bool = True  # False when the body has no true/false token: skips a scan
 
     def arrays(self, signature: Signature) -> dict[str, np.ndarray]:
         """Arrays typed as the model expects; InvalidInput for anything that does not fit."""
@@ -52,7 +53,10 @@ class JsonPredictRequest:
         else:
             values = self.named
         check_names(values, signature)
-        return {name: to_array(signature.input(name), value) for name, value in values.items()}  # type: ignore[arg-type]
+        return {
+            name: to_array(signature.input(name), value, self.may_hold_booleans)  # type: ignore[arg-type]
+            for name, value in values.items()
+        }
 
 
 def _is_b64(value: Any) -> bool:
@@ -78,22 +82,23 @@ def parse_predict(body: bytes) -> JsonPredictRequest:
         raise InvalidInput('"signature_name" must be a string')
     if ("instances" in document) == ("inputs" in document):
         raise InvalidInput(f"Invalid inputs in request body: give exactly one of \"instances\" or \"inputs\"; {_EXPECTED}")
+    booleans = b"true" in body or b"false" in body
     if "inputs" in document:
         inputs = document["inputs"]
         if isinstance(inputs, dict) and not _is_b64(inputs):
             if not inputs:
                 raise InvalidInput('Invalid inputs in request body: "inputs" is an empty object')
-            return JsonPredictRequest(COLUMN, dict(inputs))
-        return JsonPredictRequest(COLUMN, None, inputs)
-    return _parse_rows(document["instances"])
+            return JsonPredictRequest(COLUMN, dict(inputs), may_hold_booleans=booleans)
+        return JsonPredictRequest(COLUMN, None, inputs, may_hold_booleans=booleans)
+    return _parse_rows(document["instances"], booleans)
 
 
-def _parse_rows(instances: Any) -> JsonPredictRequest:
+def _parse_rows(instances: Any, booleans: bool) -> JsonPredictRequest:
     if not isinstance(instances, list) or not instances:
         raise InvalidInput('Invalid inputs in request body: "instances" must be a non-empty list')
     named = [isinstance(item, dict) and not _is_b64(item) for item in instances]
     if not any(named):
-        return JsonPredictRequest(ROW, None, instances)
+        return JsonPredictRequest(ROW, None, instances, may_hold_booleans=booleans)
     if not all(named):
         raise InvalidInput(
             'Invalid inputs in request body: "instances" mixes named objects and bare values; expected one kind'
@@ -107,7 +112,9 @@ def _parse_rows(instances: Any) -> JsonPredictRequest:
                 f"Invalid inputs in request body: instance {position} has keys {sorted(item)}, "
                 f"expected the same keys as instance 0: {sorted(keys)}"
             )
-    return JsonPredictRequest(ROW, {name: [item[name] for item in instances] for name in instances[0]})
+    return JsonPredictRequest(
+        ROW, {name: [item[name] for item in instances] for name in instances[0]}, may_hold_booleans=booleans
+    )
 
 
 def _string_leaves(name: str, value: Any) -> Any:
@@ -135,8 +142,18 @@ def _contains_b64(value: Any, depth: int = 0) -> bool:
     return False
 
 
-def to_array(spec: TensorSpec, value: Any) -> np.ndarray:
-    """One JSON value as an array of ``spec``'s type (string inputs keep bytes in an object array)."""
+def _holds_boolean(value: Any) -> bool:
+    if isinstance(value, list):
+        return any(_holds_boolean(item) for item in value)
+    return isinstance(value, bool)
+
+
+def to_array(spec: TensorSpec, value: Any, may_hold_booleans: bool = True) -> np.ndarray:
+    """One JSON value as an array of ``spec``'s type (string inputs keep bytes in an object array).
+
+    numpy turns ``[1, true]`` into integers; booleans mixed with numbers are refused
+    like booleans alone (the scan runs only when the body has a true/false token).
+    """
     name = spec.name
     if spec.dtype.is_string:
         leaves = _string_leaves(name, value)
@@ -159,6 +176,11 @@ def to_array(spec: TensorSpec, value: Any) -> np.ndarray:
     if array.dtype == object:
         raise InvalidInput(
             f"input {name!r} must be a rectangular array of numbers; found mixed types, nulls or integers beyond 64 bits"
+        )
+    if may_hold_booleans and array.dtype.kind in "iuf" and spec.dtype.ov_name != "boolean" and _holds_boolean(value):
+        raise InvalidInput(
+            f"Invalid data type for input '{name}'. Obtained booleans mixed with numbers, required "
+            f"{spec.dtype.tf_name} ({spec.dtype.ov_name}): booleans are not converted to numbers"
         )
     return convert(spec, array, from_json=True)
 

@@ -39,9 +39,14 @@ def test_same_type_passes_through_without_copy(target, array):
 
 
 def test_bytes_objects_into_string_input_keep_every_byte():
-    values = [b"text", b"\xff\x00binary", b"ends in nul\x00", b"\x00"]
+    values = [b"text", b"\xff\x00binary", b"inner\x00nul"]
     converted = convert(spec("string"), np.array(values, dtype=object))
     assert converted.tolist() == values
+
+
+def test_trailing_zero_byte_in_a_string_is_refused_rather_than_dropped():
+    message = rejected("string", np.array([b"ends in nul\x00"], dtype=object))
+    assert "ends in a zero byte" in message
 
 
 def test_int32_into_f32_with_exact_values():
