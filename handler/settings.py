@@ -34,7 +34,7 @@ class ServerSettings:
     rest_port: int = 0
     rest_bind_address: str = "0.0.0.0"
     rest_workers: int = 1
-    rest_max_body_mb: int = 256
+    rest_max_body_mb: int = 64
     log_level: str = "INFO"
     log_path: str | None = None
     file_system_poll_wait_seconds: int = 1
@@ -61,7 +61,7 @@ _FLAGS: tuple[tuple[str, str], ...] = (
     ("rest_port", "REST port; 0 disables REST (default 0)"),
     ("rest_bind_address", "REST bind address (default 0.0.0.0)"),
     ("rest_workers", "accepted for OVMS compatibility; one event loop serves REST"),
-    ("rest_max_body_mb", "largest REST request body in MiB (default 256)"),
+    ("rest_max_body_mb", "largest REST request body in MiB (default 64)"),
     ("batch_size", "batch size: an integer or auto"),
     ("shape", "input shape: (1,3,224,224), {\"in\": \"(1,3,-1,-1)\"} or auto"),
     ("layout", "input/output layout: NHWC, NHWC:NCHW or {\"name\": \"NHWC\"}"),
@@ -182,7 +182,7 @@ def load_settings(argv: Sequence[str], environ: Mapping[str, str] | None = None)
         rest_port=parse_int("--rest_port", values.get("rest_port", "0"), minimum=0, maximum=65535),
         rest_bind_address=values.get("rest_bind_address", "0.0.0.0"),
         rest_workers=parse_int("--rest_workers", values.get("rest_workers", "1"), minimum=1, maximum=10_000),
-        rest_max_body_mb=parse_int("--rest_max_body_mb", values.get("rest_max_body_mb", "256"), minimum=1, maximum=4096),
+        rest_max_body_mb=parse_int("--rest_max_body_mb", values.get("rest_max_body_mb", "64"), minimum=1, maximum=4096),
         log_level=log_level,
         log_path=values.get("log_path") or None,
         file_system_poll_wait_seconds=parse_int(

@@ -44,6 +44,7 @@ async def serve(settings: ServerSettings) -> None:
     await server.before_start()
     await server.after_start()
     log.info("REST server listening", extra={"address": settings.rest_bind_address, "port": settings.rest_port})
+    log.info("gRPC API not served by this release; --port is kept for it", extra={"grpc_port": settings.port})
 
     preload = any(m.preload for m in settings.models)
     starting = loop.create_task(engine.start(preload=preload, poll_seconds=settings.file_system_poll_wait_seconds))
