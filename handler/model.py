@@ -24,11 +24,11 @@ from .errors import InvalidInput, ModelLoadError
 from .infer_pool import InferenceFailed, InferPool
 from .mapping import Mapping, read_mapping
 from .model_files import find_model_file
-from .reshape import apply_layout_and_types, apply_shape, reshape_for_request, short_reason
+from .reshape import ReshapePlan, apply_layout_and_types, apply_shape, reshape_for_request, short_reason
 from .runtime import get_core
 from .signature import Signature, TensorSpec
 from .tensors import from_ov_name
-from .validation import first_shape_problem, prepare
+from .validation import first_shape_problem, prepare, shape_mismatch
 
 log = logging.getLogger("ovserve.model")
 
@@ -109,20 +109,36 @@ class ServedModel:
         if path is None:
             raise ModelLoadError(f"no model file in version folder {self.folder.name}")
         mapping = read_mapping(self.folder)
-        core = get_core(self._cpu_extension)
-        try:
-            model = core.read_model(str(path))
-        except Exception as exc:
-            raise ModelLoadError(f"cannot read {path.name}: {short_reason(exc)}") from None
-        plan = apply_shape(model, self.config, mapping.inputs)
+        loaded, plan = self._build(path, mapping, dynamic=True)
+        if loaded is None:
+            log.warning(
+                "device cannot compile the model with dynamic dimensions; it will be recompiled for the shapes requests bring",
+                extra={"model": self.config.name, "version": self.version, "inputs": sorted(plan.dynamic)},
+            )
+            loaded, plan = self._build(path, mapping, dynamic=False)
+            assert loaded is not None
         self._on_demand = plan.on_demand
-        model = apply_layout_and_types(model, self.config, mapping.inputs, mapping.outputs)
-        loaded = self._compile(model, mapping)
         log.info(
             "model version loaded",
             extra={"model": self.config.name, "version": self.version, "seconds": round(time.monotonic() - started, 3)},
         )
         return loaded
+
+    def _build(self, path: Path, mapping: Mapping, dynamic: bool) -> tuple[_Loaded | None, ReshapePlan]:
+        """Read, reshape, apply layout and compile; None when only the dynamic 'auto' dimensions failed to compile."""
+        core = get_core(self._cpu_extension)
+        try:
+            model = core.read_model(str(path))
+        except Exception as exc:
+            raise ModelLoadError(f"cannot read {path.name}: {short_reason(exc)}") from None
+        plan = apply_shape(model, self.config, mapping.inputs, dynamic=dynamic)
+        model = apply_layout_and_types(model, self.config, mapping.inputs, mapping.outputs)
+        try:
+            return self._compile(model, mapping), plan
+        except ModelLoadError:
+            if plan.dynamic:
+                return None, plan
+            raise
 
     def _compile(self, model: Any, mapping: Mapping) -> _Loaded:
         core = get_core(self._cpu_extension)
@@ -178,18 +194,21 @@ class ServedModel:
         async with self._reshape_lock:
             current = self._loaded
             assert current is not None
-            if first_shape_problem(ready, current.signature) is None:
-                return current
-            shapes = {current.original_names[name]: array.shape for name, array in ready.items()}
-            fixed = {
-                name: shape for name, shape in shapes.items()
-                if name not in self._on_demand and first_shape_problem(
-                    {n: a for n, a in ready.items() if current.original_names[n] == name}, current.signature
-                )
+            misfits = {
+                name: problem
+                for name, array in ready.items()
+                if (problem := shape_mismatch(current.signature.input(name), array.shape))  # type: ignore[arg-type]
             }
-            if fixed:
-                problem = first_shape_problem(ready, current.signature)
-                raise InvalidInput(problem or "input shape does not fit the model")
+            if not misfits:
+                return current  # another request reshaped it meanwhile
+            for name, problem in misfits.items():
+                if current.original_names[name] not in self._on_demand:
+                    raise InvalidInput(problem)  # only 'auto' inputs follow the request
+            shapes = {
+                current.original_names[name]: array.shape
+                for name, array in ready.items()
+                if current.original_names[name] in self._on_demand
+            }
             model = current.model.clone()
             reshape_for_request(model, shapes)
             replacement = await run_in_daemon_thread(lambda: self._compile(model, current.mapping))

@@ -23,8 +23,12 @@ log = logging.getLogger("ovserve.reshape")
 
 @dataclass(frozen=True)
 class ReshapePlan:
-    """What load did: ``on_demand`` names inputs to recompile for when requests differ."""
+    """What load did with 'auto' inputs: made them ``dynamic``, or left them ``on_demand``.
 
+    ``on_demand`` inputs are recompiled for the shapes requests bring.
+    """
+
+    dynamic: frozenset[str] = frozenset()
     on_demand: frozenset[str] = frozenset()
 
 
@@ -107,28 +111,36 @@ def _targets(model: Any, config: ModelConfig, aliases: dict[str, str]) -> tuple[
     return targets, auto
 
 
-def apply_shape(model: Any, config: ModelConfig, aliases: dict[str, str]) -> ReshapePlan:
-    """Reshape ``model`` in place as configured; fall back to on-demand for stubborn 'auto' inputs."""
-    targets, auto = _targets(model, config, aliases)
+def _reshape(model: Any, targets: dict[Any, Dims]) -> None:
     if not targets:
-        return ReshapePlan()
+        return
     try:
         model.reshape({port: _partial_shape(dims) for port, dims in targets.items()})
-        return ReshapePlan()
     except Exception as exc:
-        fixed = {port: dims for port, dims in targets.items() if port.get_any_name() not in auto}
-        if not auto:
-            raise ModelLoadError(f"cannot reshape the model as configured: {short_reason(exc)}") from None
-        log.warning(
-            "model refuses dynamic dimensions; it will be recompiled for the shapes requests bring",
-            extra={"model": config.name, "reason": short_reason(exc)},
-        )
-        if fixed:
-            try:
-                model.reshape({port: _partial_shape(dims) for port, dims in fixed.items()})
-            except Exception as inner:
-                raise ModelLoadError(f"cannot reshape the model as configured: {short_reason(inner)}") from None
-        return ReshapePlan(on_demand=frozenset(auto))
+        raise ModelLoadError(f"cannot reshape the model as configured: {short_reason(exc)}") from None
+
+
+def apply_shape(model: Any, config: ModelConfig, aliases: dict[str, str], dynamic: bool = True) -> ReshapePlan:
+    """Reshape ``model`` in place as configured.
+
+    With ``dynamic`` (the first try), 'auto' inputs get dynamic dimensions; if
+    the model refuses them, or the caller retries with ``dynamic=False`` after
+    the device refused to compile them, 'auto' inputs keep their shapes and are
+    recompiled on demand.
+    """
+    targets, auto = _targets(model, config, aliases)
+    fixed = {port: dims for port, dims in targets.items() if port.get_any_name() not in auto}
+    if dynamic and auto:
+        try:
+            model.reshape({port: _partial_shape(dims) for port, dims in targets.items()})
+            return ReshapePlan(dynamic=frozenset(auto))
+        except Exception as exc:
+            log.warning(
+                "model refuses dynamic dimensions; it will be recompiled for the shapes requests bring",
+                extra={"model": config.name, "reason": short_reason(exc)},
+            )
+    _reshape(model, fixed)
+    return ReshapePlan(on_demand=frozenset(auto))
 
 
 def reshape_for_request(model: Any, shapes: dict[str, tuple[int, ...]]) -> None:

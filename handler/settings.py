@@ -39,7 +39,7 @@ class ServerSettings:
     log_path: str | None = None
     file_system_poll_wait_seconds: int = 1
     cpu_extension: str | None = None
-    shutdown_timeout_seconds: float = 4.0
+    shutdown_timeout_seconds: float = 25.0
 
 
 class _Parser(argparse.ArgumentParser):
@@ -76,7 +76,7 @@ _FLAGS: tuple[tuple[str, str], ...] = (
     ("file_system_poll_wait_seconds", "seconds between model folder scans; 0 disables (default 1)"),
     ("cpu_extension", "shared library with custom OpenVINO operations"),
     ("sequence_cleaner_poll_wait_minutes", "accepted for OVMS compatibility; no stateful models here"),
-    ("shutdown_timeout_seconds", "how long SIGTERM waits for in-flight requests (default 4)"),
+    ("shutdown_timeout_seconds", "how long SIGTERM waits for in-flight requests (default 25, inside SageMaker's 30)"),
 )
 _BOOL_FLAGS: tuple[tuple[str, str], ...] = (
     ("preload", "read and compile every model at start-up instead of on first use"),
@@ -162,7 +162,7 @@ def load_settings(argv: Sequence[str], environ: Mapping[str, str] | None = None)
     log_level = values.get("log_level", "INFO").strip().upper()
     if log_level not in LOG_LEVELS:
         raise fail("--log_level", " or ".join(LOG_LEVELS), values["log_level"])
-    timeout = values.get("shutdown_timeout_seconds", "4")
+    timeout = values.get("shutdown_timeout_seconds", "25")
     try:
         shutdown_timeout = float(timeout)
     except ValueError:

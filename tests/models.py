@@ -91,9 +91,13 @@ def magika_onnx() -> Path:
 
 
 def reference(model_path: Path | str, inputs: dict) -> dict:
-    """In-process OpenVINO answer, f32 precision, keyed by output name."""
-    core = ov.Core()
-    compiled = core.compile_model(str(model_path), "CPU", F32)
+    """In-process OpenVINO answer for a model file, f32 precision, keyed by output name."""
+    return reference_model_answer(ov.Core().read_model(str(model_path)), inputs)
+
+
+def reference_model_answer(model: ov.Model, inputs: dict) -> dict:
+    """In-process OpenVINO answer for a model object, f32 precision, keyed by output name."""
+    compiled = ov.Core().compile_model(model, "CPU", F32)
     result = compiled(inputs)
     return {port.get_any_name(): value for port, value in result.items()}
 
@@ -120,3 +124,14 @@ def slow_compile(layers: int = 1500) -> ov.Model:
         y = ops.relu(ops.add(ops.matmul(y, weights, False, False), ops.constant(np.float32(index % 7))))
     y.output(0).set_names({"y"})
     return ov.Model([ops.result(y)], [x], "slow_compile")
+
+
+def psroi_pool() -> ov.Model:
+    """PSROIPooling over a fixed box: reshapes to dynamic dimensions, but the CPU cannot compile those."""
+    import openvino.opset1 as opset1
+
+    x = ops.parameter([1, 8, 10, 10], ov.Type.f32, name="features")
+    boxes = ops.constant(np.array([[0, 1, 1, 5, 5]], dtype=np.float32))
+    y = opset1.psroi_pooling(x, boxes, 2, 2, 1.0, 1, 1, "average")
+    y.output(0).set_names({"pooled"})
+    return ov.Model([ops.result(y)], [x], "psroi_pool")

@@ -196,3 +196,26 @@ def test_config_is_immutable():
     config = ModelConfig(name="m", base_path="/x")
     with pytest.raises(dataclasses.FrozenInstanceError):
         config.name = "other"  # type: ignore[misc]
+
+
+def test_shape_auto_recompiles_on_demand_when_the_device_refuses_dynamic_shapes(tmp_path):
+    served = make(tmp_path, models.psroi_pool(), shape=parse_shape("shape", "auto"))
+    rng = np.random.default_rng(3)
+    first = rng.random((1, 8, 10, 10), dtype=np.float32)
+    second = rng.random((1, 8, 12, 12), dtype=np.float32)
+
+    async def scenario():
+        a = await served.infer({"features": first})
+        signature_before = served.signature.inputs[0].shape
+        b = await served.infer({"features": second})
+        return a, b, signature_before, served.signature.inputs[0].shape
+
+    a, b, before, after = run(scenario())
+    assert (before, after) == ((1, 8, 10, 10), (1, 8, 12, 12))
+    reference_model = models.psroi_pool()
+    reference_model.reshape({0: [1, 8, 12, 12]})
+    expected = models.reference_model_answer(reference_model, {"features": second})
+    np.testing.assert_allclose(b["pooled"], expected["pooled"], rtol=1e-6)
+    np.testing.assert_allclose(a["pooled"], models.reference_model_answer(models.psroi_pool(), {"features": first})["pooled"], rtol=1e-6)
+    with pytest.raises(InvalidInput, match="cannot be reshaped|Invalid number of shape dimensions"):
+        run(served.infer({"features": np.zeros((1, 8, 10), np.float32)}))

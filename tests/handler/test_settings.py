@@ -46,7 +46,7 @@ def test_defaults_for_a_single_model():
     assert settings.log_path is None
     assert settings.grpc_channel_arguments == {}
     assert settings.config_path is None
-    assert settings.shutdown_timeout_seconds == 4.0
+    assert settings.shutdown_timeout_seconds == 25.0
     (model,) = settings.models
     assert (model.name, model.base_path) == ("resnet", "/models/resnet")
     assert model.version_policy == VersionPolicy(kind="latest", num_versions=1)
