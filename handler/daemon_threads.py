@@ -31,6 +31,8 @@ def run_in_daemon_thread(work: Callable[[], T], name: str = "ovserve-work") -> a
     def body() -> None:
         try:
             result, error = work(), None
+        except StopIteration as exc:  # a future cannot carry StopIteration itself
+            result, error = None, RuntimeError(f"work raised StopIteration: {exc}")
         except BaseException as exc:  # handed to the awaiting coroutine
             result, error = None, exc
         try:

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import InvalidInput, Overloaded
+from .errors import InvalidInput, NotReady, Overloaded
 from .reshape import short_reason
 
 
@@ -46,7 +46,7 @@ class InferPool:
         self._idle: deque[Any] = deque(self._requests)
         self._waiters: deque[asyncio.Future] = deque()
         self._jobs: queue.SimpleQueue = queue.SimpleQueue()
-        self._busy = 0
+        self._busy = 0  # requests handed out (running, or passed to a waiter) and not yet back
         self._closed = False
         self._stopped = False
         for number in range(size):
@@ -58,10 +58,11 @@ class InferPool:
 
     async def run(self, inputs: dict[int, np.ndarray]) -> tuple[np.ndarray, ...]:
         """Infer ``inputs`` (port index -> array); outputs come back in port order, copied."""
+        if self._stopped:
+            raise NotReady(f"{self._label} is being replaced; retry the request")
         request = await self._acquire()
         loop = asyncio.get_running_loop()
         done: asyncio.Future = loop.create_future()
-        self._busy += 1
         self._jobs.put((request, inputs, loop, done))
         outputs, error = await asyncio.shield(done)
         if error is not None:
@@ -69,7 +70,9 @@ class InferPool:
         return outputs
 
     async def _acquire(self) -> Any:
+        """A request for the caller; ``_busy`` counts it from this moment until ``_release``."""
         if self._idle:
+            self._busy += 1
             return self._idle.popleft()
         if len(self._waiters) >= self._max_waiting:
             raise Overloaded(
@@ -82,22 +85,23 @@ class InferPool:
             return await waiter
         except asyncio.CancelledError:
             if waiter.done() and not waiter.cancelled():
-                self._release(waiter.result())
-            else:
+                self._release(waiter.result())  # handed over just as the caller gave up
+            elif waiter in self._waiters:
                 self._waiters.remove(waiter)
             raise
 
     def _release(self, request: Any) -> None:
+        """Hand ``request`` to the next live waiter (still busy), or back to the idle list."""
         while self._waiters:
             waiter = self._waiters.popleft()
             if not waiter.done():
                 waiter.set_result(request)
                 return
         self._idle.append(request)
+        self._busy -= 1
         self._stop_if_drained()
 
     def _finished(self, request: Any, done: asyncio.Future, outputs: Any, error: BaseException | None) -> None:
-        self._busy -= 1
         if not done.done():
             done.set_result((outputs, error))
         self._release(request)

@@ -13,7 +13,10 @@ import sys
 import time
 
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime", "taskName"}
-_SECRET_HINTS = ("secret", "password", "token", "credential", "authorization", "access_key")
+_SECRET_HINTS = (
+    "secret", "password", "passwd", "token", "credential", "authorization", "access_key", "api_key", "private_key",
+    "session_key", "connection_string", "signature",
+)
 
 
 class JsonFormatter(logging.Formatter):

@@ -33,8 +33,12 @@ def read_mapping(folder: Path) -> Mapping:
         document = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError, UnicodeDecodeError) as exc:
         raise ModelLoadError(f"{FILE_NAME} in version folder {folder.name} is not readable JSON: {exc}") from None
-    if not isinstance(document, dict) or set(document) - {"inputs", "outputs"}:
-        raise ModelLoadError(f'{FILE_NAME}: expected {{"inputs": {{...}}, "outputs": {{...}}}}')
+    expected = '{"inputs": {...}, "outputs": {...}}'
+    if not isinstance(document, dict):
+        raise ModelLoadError(f"{FILE_NAME}: expected {expected}, got a JSON {type(document).__name__}")
+    unknown = sorted(set(document) - {"inputs", "outputs"})
+    if unknown:
+        raise ModelLoadError(f"{FILE_NAME}: unknown key {unknown[0]!r}; expected {expected}")
     sides = []
     for side in ("inputs", "outputs"):
         table = document.get(side, {})

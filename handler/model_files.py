@@ -19,9 +19,9 @@ def find_model_file(folder: Path) -> Path | None:
         entries = sorted(p for p in folder.iterdir() if p.is_file())
     except OSError:
         return None
-    if (folder / "saved_model.pb").is_file():
-        return folder
     for suffix in MODEL_SUFFIXES:
+        if suffix == ".pb" and (folder / "saved_model.pb").is_file():
+            return folder  # a SavedModel is read as a folder
         candidates = [p for p in entries if p.suffix.lower() == suffix]
         if candidates:
             preferred = [p for p in candidates if p.stem == "model"]
