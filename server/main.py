@@ -1,8 +1,9 @@
-"""The ``ovserve`` command: OVMS flags in, a TF Serving REST server out.
+"""The ``ovserve`` command: OVMS flags in, TF Serving gRPC and REST servers out.
 
 Start-up order: validate settings (a bad one exits 2 with one line), open
-the REST port at once (liveness answers while models are discovered or
-preloaded), then discover models. SIGTERM or SIGINT at any point stops
+the REST and gRPC ports at once (liveness answers while models are
+discovered or preloaded), then discover models. Both APIs share one event
+loop and one engine. ``--port 0`` turns gRPC off, ``--rest_port 0`` REST. SIGTERM or SIGINT at any point stops
 accepting, lets in-flight requests finish (at most --shutdown_timeout_seconds)
 and exits 0.
 """
@@ -27,6 +28,30 @@ from .inflight import InFlight
 log = logging.getLogger("ovserve.server")
 
 
+async def _start_rest(settings: ServerSettings, engine: Engine, tracker: InFlight):  # -> AsyncioServer
+    app = create_app(engine, settings, tracker)
+    server = await app.create_server(
+        host=settings.rest_bind_address, port=settings.rest_port, access_log=False, return_asyncio_server=True
+    )
+    await server.startup()  # create_server has already bound the socket
+    await server.before_start()
+    await server.after_start()
+    log.info("REST server listening", extra={"address": settings.rest_bind_address, "port": settings.rest_port})
+    return server
+
+
+async def _stop_rest(server, tracker: InFlight, timeout: float) -> None:
+    server.server.close()
+    for connection in list(server.connections):
+        connection.close_if_idle()
+    with contextlib.suppress(asyncio.TimeoutError):
+        await asyncio.wait_for(tracker.idle(), timeout=timeout)
+    for connection in list(server.connections):
+        connection.close()
+    await server.before_stop()
+    await server.after_stop()
+
+
 async def serve(settings: ServerSettings) -> None:
     """Run until SIGTERM/SIGINT, then shut down gracefully."""
     loop = asyncio.get_running_loop()
@@ -36,22 +61,21 @@ async def serve(settings: ServerSettings) -> None:
 
     engine = Engine.from_configs(list(settings.models), settings.cpu_extension)
     tracker = InFlight()
-    app = create_app(engine, settings, tracker)
-    server = await app.create_server(
-        host=settings.rest_bind_address, port=settings.rest_port, access_log=False, return_asyncio_server=True
-    )
-    await server.startup()  # create_server has already bound the socket
-    await server.before_start()
-    await server.after_start()
-    log.info("REST server listening", extra={"address": settings.rest_bind_address, "port": settings.rest_port})
-    log.info("gRPC API not served by this release; --port is kept for it", extra={"grpc_port": settings.port})
+    rest = await _start_rest(settings, engine, tracker) if settings.rest_port else None
+    grpc_server = None
+    if settings.port:
+        from .grpc_api import start_grpc  # grpc loads only when gRPC is served
+
+        grpc_server, grpc_port = await start_grpc(settings, engine, tracker)
+        log.info("gRPC server listening", extra={"address": settings.grpc_bind_address, "port": grpc_port})
 
     preload = any(m.preload for m in settings.models)
     starting = loop.create_task(engine.start(preload=preload, poll_seconds=settings.file_system_poll_wait_seconds))
     waiting = loop.create_task(stopping.wait())
     await asyncio.wait({starting, waiting}, return_when=asyncio.FIRST_COMPLETED)
     if starting.done() and starting.exception() is None:
-        app.ctx.started = True
+        if rest is not None:
+            rest.app.ctx.started = True
         log.info("models discovered; serving", extra={"models": [m.name for m in settings.models]})
         await waiting
     else:
@@ -60,16 +84,14 @@ async def serve(settings: ServerSettings) -> None:
             await starting
 
     log.info("stopping: no new connections; waiting for requests in flight", extra={"in_flight": tracker.count})
-    server.server.close()
-    for connection in list(server.connections):
-        connection.close_if_idle()
-    with contextlib.suppress(asyncio.TimeoutError):
-        await asyncio.wait_for(tracker.idle(), timeout=settings.shutdown_timeout_seconds)
-    for connection in list(server.connections):
-        connection.close()
-    await server.before_stop()
+    timeout = settings.shutdown_timeout_seconds
+    stops = []
+    if grpc_server is not None:
+        stops.append(grpc_server.stop(grace=timeout))
+    if rest is not None:
+        stops.append(_stop_rest(rest, tracker, timeout))
+    await asyncio.gather(*stops)
     await engine.stop()
-    await server.after_stop()
     log.info("stopped")
 
 
@@ -84,8 +106,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the process exit code."""
     try:
         settings = load_settings(sys.argv[1:] if argv is None else argv)
-        if settings.rest_port == 0:
-            raise ConfigError("--rest_port: expected a port from 1 to 65535; REST is the only API served so far")
+        if settings.rest_port == 0 and settings.port == 0:
+            raise ConfigError("--port/--rest_port: both are 0; expected at least one API port (gRPC on --port, REST on --rest_port)")
     except ConfigError as exc:
         print(f"ovserve: {exc.message}", file=sys.stderr)
         return 2

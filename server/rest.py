@@ -25,11 +25,12 @@ _JSON_TYPES = ("", "application/json", "application/x-www-form-urlencoded", "tex
 
 
 def _version(text: str | None) -> int | None:
+    """The version in the path; 0 means the default version, as in OVMS and ovmsclient."""
     if text is None:
         return None
-    if not (text.isascii() and text.isdigit()) or len(text) > 18 or int(text) < 1:
+    if not (text.isascii() and text.isdigit()) or len(text) > 18:
         raise NotFound(f"version {text!r} not found: versions are positive integers")
-    return int(text)
+    return int(text) or None
 
 
 def _json(body: bytes, status: int = 200) -> HTTPResponse:

@@ -27,13 +27,16 @@ class Server:
 
     def __init__(self, args: list[str], env: dict | None = None, log_path: Path | None = None) -> None:
         self.port = free_port()
+        self.grpc_port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        self.grpc_target = f"127.0.0.1:{self.grpc_port}"
         full_env = {**os.environ, **(env or {})}
         self.log_path = log_path
         self._log = open(log_path, "w") if log_path else subprocess.DEVNULL  # noqa: SIM115
         self.process = subprocess.Popen(
             [sys.executable, "-m", "ovserve.server", "--rest_port", str(self.port),
-             "--rest_bind_address", "127.0.0.1", "--port", "0", *args],
+             "--rest_bind_address", "127.0.0.1", "--port", str(self.grpc_port),
+             "--grpc_bind_address", "127.0.0.1", *args],
             env=full_env,
             stdout=self._log,
             stderr=subprocess.STDOUT if log_path else subprocess.PIPE,

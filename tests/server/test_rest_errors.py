@@ -119,7 +119,8 @@ CASES = [
     Case("unknown-version-status", "add", "/v1/models/add/versions/7", 404, "version 7", method="GET"),
     Case("unknown-version-metadata", "add", "/v1/models/add/versions/7/metadata", 404, "version 7", method="GET"),
     Case("non-numeric-version", "add", "/v1/models/add/versions/latest:predict", 404, "'latest'", json_body={"inputs": ADD_X}),
-    Case("zero-version", "add", "/v1/models/add/versions/0:predict", 404, "positive integers", json_body={"inputs": ADD_X}),
+    Case("huge-version", "add", "/v1/models/add/versions/99999999999999999999:predict", 404, "positive integers",
+         json_body={"inputs": ADD_X}),
     Case("negative-version", "add", "/v1/models/add/versions/-1", 404, "'-1'", method="GET"),
     # bodies that are not a predict request
     Case("empty-body", "add", ADD, 400, "body is empty", content=b"", headers=JSON),

@@ -291,3 +291,10 @@ def test_many_sequential_requests_stay_correct(served: Served) -> None:
         body = served.predict("add_dyn", {"inputs": {"x": x.tolist()}})
         close(body["outputs"], x + 1)
     assert served.server.process.poll() is None
+
+
+def test_version_zero_means_the_default_version(served):
+    """ovmsclient's HTTP client asks for /versions/0 when no version is given, as OVMS allows."""
+    response = served.server.client.get("/v1/models/two/versions/0")
+    assert response.status_code == 200
+    assert response.json()["model_version_status"][0]["version"] == "1"

@@ -1,0 +1,110 @@
+"""TF Serving protobuf messages <-> the engine's terms (names, versions, arrays, signatures).
+
+Used by the gRPC server and by any adapter that takes a serialized
+``PredictRequest`` (SageMaker's ``application/x-protobuf``). Message classes
+come from ovserve's own generated modules (private descriptor pool), never
+from tensorflow.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..errors import InvalidInput, NotFound
+from ..protos import serving_apis_pb2 as apis
+from ..protos import tensor_pb2
+from ..repository import VersionStatus
+from ..signature import Signature, TensorSpec
+from . import tensor_proto
+
+SIGNATURE_NAME = "serving_default"
+METHOD_NAME = "tensorflow/serving/predict"
+_STATES = {name: apis.ModelVersionStatus.State.Value(name) for name in ("START", "LOADING", "AVAILABLE", "UNLOADING", "END")}
+_CODES = {"OK": 0, "UNKNOWN": 2}
+
+
+def parse_predict_request(body: bytes) -> Any:
+    """A serialized PredictRequest, or InvalidInput when the bytes are not one."""
+    request = apis.PredictRequest()
+    try:
+        request.ParseFromString(body)
+    except Exception:  # protobuf's DecodeError and friends
+        raise InvalidInput("body is not a serialized tensorflow.serving.PredictRequest") from None
+    return request
+
+
+def requested_version(spec: Any) -> int | None:
+    """The version a ModelSpec asks for: None for the default (absent or 0)."""
+    if spec.WhichOneof("version_choice") == "version_label":
+        raise NotFound(f"version label {spec.version_label!r} not found: labels are not supported; use version numbers")
+    if not spec.HasField("version") or spec.version.value == 0:
+        return None
+    if spec.version.value < 0:
+        raise NotFound(f"version {spec.version.value} not found: versions are positive integers")
+    return spec.version.value
+
+
+def request_arrays(request: Any, max_bytes: int = tensor_proto.DEFAULT_MAX_BYTES) -> dict[str, np.ndarray]:
+    """Every input of a PredictRequest as an array, each checked against its declared shape."""
+    if not request.inputs:
+        raise InvalidInput("the request has no inputs; expected at least one named TensorProto in inputs")
+    return {name: tensor_proto.to_array(name, proto, max_bytes) for name, proto in request.inputs.items()}
+
+
+def _model_spec(target: Any, model: str, version: int) -> None:
+    target.name = model
+    target.version.value = version
+    target.signature_name = SIGNATURE_NAME
+
+
+def predict_response(model: str, version: int, outputs: dict[str, np.ndarray]) -> Any:
+    response = apis.PredictResponse()
+    _model_spec(response.model_spec, model, version)
+    for name, array in outputs.items():
+        tensor_proto.fill(response.outputs[name], array)
+    return response
+
+
+def _tensor_info(target: Any, spec: TensorSpec) -> None:
+    target.name = spec.name
+    target.dtype = spec.dtype.tf_enum
+    if spec.shape is None:
+        target.tensor_shape.unknown_rank = True
+    else:
+        target.tensor_shape.dim.extend([tensor_pb2.TensorShapeProto.Dim(size=size) for size in spec.metadata_dims()])
+
+
+def check_metadata_fields(fields: list[str]) -> None:
+    """Only ``signature_def`` is served; anything else is named back to the client."""
+    if not fields:
+        raise InvalidInput('metadata_field is empty; expected ["signature_def"]')
+    unknown = [field for field in fields if field != "signature_def"]
+    if unknown:
+        raise InvalidInput(f"metadata field {unknown[0]!r} is not supported; only signature_def is")
+
+
+def metadata_response(model: str, version: int, signature: Signature) -> Any:
+    response = apis.GetModelMetadataResponse()
+    _model_spec(response.model_spec, model, version)
+    signatures = apis.SignatureDefMap()
+    definition = signatures.signature_def[SIGNATURE_NAME]
+    definition.method_name = METHOD_NAME
+    for spec in signature.inputs:
+        _tensor_info(definition.inputs[spec.name], spec)
+    for spec in signature.outputs:
+        _tensor_info(definition.outputs[spec.name], spec)
+    response.metadata["signature_def"].Pack(signatures)
+    return response
+
+
+def status_response(statuses: list[VersionStatus]) -> Any:
+    response = apis.GetModelStatusResponse()
+    for status in statuses:
+        row = response.model_version_status.add()
+        row.version = status.version
+        row.state = _STATES[status.state]
+        row.status.error_code = _CODES.get(status.error_code, 2)
+        row.status.error_message = status.error_message
+    return response

@@ -1,0 +1,99 @@
+"""TF Serving gRPC services (PredictionService, ModelService) on a grpc.aio server.
+
+Each method converts its protobuf request with ``handler.codecs.tfs_proto``,
+calls the engine, and converts back; errors map in ``grpc_errors``. The server
+runs on the same event loop as the REST app, so both share one engine, one
+repository and one set of compiled models.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import grpc
+
+from ovserve.handler.codecs import tfs_proto
+from ovserve.handler.engine import Engine
+from ovserve.handler.settings import ServerSettings
+
+from .grpc_errors import mapped
+from .grpc_generated import serving_services_pb2_grpc as services
+from .inflight import InFlight
+
+MAX_MESSAGE_BYTES = (1 << 30) - 1  # gRPC's limit is a signed 32-bit length: 1 GiB in practice
+
+
+class PredictionService(services.PredictionServiceServicer):
+    """Predict and GetModelMetadata."""
+
+    def __init__(self, engine: Engine, tracker: InFlight) -> None:
+        self.engine = engine
+        self.tracker = tracker
+
+    @mapped
+    async def Predict(self, request: Any, context: grpc.aio.ServicerContext) -> Any:  # noqa: N802 (gRPC's name)
+        async with self.tracker:
+            spec = request.model_spec
+            version = tfs_proto.requested_version(spec)
+            arrays = tfs_proto.request_arrays(request)
+            prediction = await self.engine.predict(
+                spec.name, version, lambda signature: arrays, output_filter=list(request.output_filter) or None
+            )
+            return tfs_proto.predict_response(spec.name, prediction.version, prediction.outputs)
+
+    @mapped
+    async def GetModelMetadata(self, request: Any, context: grpc.aio.ServicerContext) -> Any:  # noqa: N802
+        async with self.tracker:
+            tfs_proto.check_metadata_fields(list(request.metadata_field))
+            spec = request.model_spec
+            version, signature = await self.engine.metadata(spec.name, tfs_proto.requested_version(spec))
+            return tfs_proto.metadata_response(spec.name, version, signature)
+
+
+class ModelService(services.ModelServiceServicer):
+    """GetModelStatus. HandleReloadConfigRequest answers UNIMPLEMENTED with a reason."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @mapped
+    async def GetModelStatus(self, request: Any, context: grpc.aio.ServicerContext) -> Any:  # noqa: N802
+        spec = request.model_spec
+        return tfs_proto.status_response(self.engine.status(spec.name, tfs_proto.requested_version(spec)))
+
+
+async def _reload_not_supported(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
+    await context.abort(
+        grpc.StatusCode.UNIMPLEMENTED,
+        "HandleReloadConfigRequest is not supported: ovserve watches its model folders instead "
+        "(--file_system_poll_wait_seconds)",
+    )
+    return b""
+
+
+def _channel_options(settings: ServerSettings) -> list[tuple[str, Any]]:
+    options: dict[str, Any] = {
+        "grpc.max_receive_message_length": MAX_MESSAGE_BYTES,
+        "grpc.max_send_message_length": MAX_MESSAGE_BYTES,
+        "grpc.so_reuseport": 0,
+    }
+    for key, value in settings.grpc_channel_arguments.items():
+        options[key] = int(value) if value.lstrip("-").isdigit() else value
+    return list(options.items())
+
+
+async def start_grpc(settings: ServerSettings, engine: Engine, tracker: InFlight) -> tuple[grpc.aio.Server, int]:
+    """Bind and start the gRPC server; returns it and the port it listens on."""
+    server = grpc.aio.server(options=_channel_options(settings))
+    services.add_PredictionServiceServicer_to_server(PredictionService(engine, tracker), server)
+    services.add_ModelServiceServicer_to_server(ModelService(engine), server)
+    reload = grpc.unary_unary_rpc_method_handler(_reload_not_supported)
+    server.add_generic_rpc_handlers(
+        (grpc.method_handlers_generic_handler("tensorflow.serving.ModelService", {"HandleReloadConfigRequest": reload}),)
+    )
+    address = f"{settings.grpc_bind_address}:{settings.port}"
+    port = server.add_insecure_port(address)
+    if port == 0:
+        raise OSError(f"cannot bind the gRPC port at {address}")
+    await server.start()
+    return server, port
