@@ -6,8 +6,11 @@ REST_PORT ?= 8000
 GRPC_PORT ?= 9000
 # magika ships the pretrained ONNX model the tests use; its runtime dependencies are not needed.
 MAGIKA := magika==1.0.3
+# The official TF Serving client (with all of TensorFlow) lives in its own venv: tests run it in a subprocess.
+TF_VENV := .venv-tfclient
+TF_CLIENT := tensorflow-serving-api==2.21.0
 
-.PHONY: serve test lint example-model clean
+.PHONY: serve test lint protos example-model clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,15 +29,24 @@ serve: $(VENV)/.server-installed
 	$(BIN)/ovserve --model_name temperature --model_path examples/models/temperature \
 		--rest_port $(REST_PORT) --port $(GRPC_PORT)
 
-test: $(VENV)/.test-installed
+$(TF_VENV)/.installed:
+	$(PYTHON) -m venv $(TF_VENV)
+	$(TF_VENV)/bin/pip install --quiet $(TF_CLIENT)
+	touch $@
+
+test: $(VENV)/.test-installed $(TF_VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q tests
 
 lint: $(VENV)/.test-installed
 	$(BIN)/ruff check .
 
+# Regenerates handler/protos/*_pb2.py and server/grpc_generated/ from handler/protos/*.proto.
+protos: $(VENV)/.test-installed
+	$(BIN)/python tools/generate_protos.py
+
 example-model: $(VENV)/.server-installed
 	$(BIN)/python examples/make_example_model.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) $(TF_VENV) build *.egg-info

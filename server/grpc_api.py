@@ -35,9 +35,11 @@ class PredictionService(services.PredictionServiceServicer):
         async with self.tracker:
             spec = request.model_spec
             version = tfs_proto.requested_version(spec)
-            arrays = tfs_proto.request_arrays(request)
             prediction = await self.engine.predict(
-                spec.name, version, lambda signature: arrays, output_filter=list(request.output_filter) or None
+                spec.name,
+                version,
+                lambda signature: tfs_proto.request_arrays(request),  # after the model is found, as TF Serving checks
+                output_filter=list(request.output_filter) or None,
             )
             return tfs_proto.predict_response(spec.name, prediction.version, prediction.outputs)
 

@@ -29,11 +29,11 @@ def _is_repeated(field) -> bool:
     return field.label == field.LABEL_REPEATED
 
 
-def describe(pool) -> dict:
-    """Messages reachable from ROOTS (fields: number, type, label, type name), enums, service methods."""
+def describe(pool, roots=ROOTS, service_names=SERVICES) -> dict:
+    """Messages reachable from ``roots`` (fields: number, type, label, type name), enums, service methods."""
     messages: dict = {}
     enums: dict = {}
-    pending = [pool.FindMessageTypeByName(name) for name in ROOTS]
+    pending = [pool.FindMessageTypeByName(name) for name in roots]
     while pending:
         message = pending.pop()
         if message.full_name in messages:
@@ -56,7 +56,7 @@ def describe(pool) -> dict:
             }
         messages[message.full_name] = fields
     services = {}
-    for name in SERVICES:
+    for name in service_names:
         service = pool.FindServiceByName(name)
         services[name] = {
             m.name: [m.input_type.full_name, m.output_type.full_name] for m in service.methods

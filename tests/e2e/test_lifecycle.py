@@ -32,6 +32,8 @@ def run_cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
         (["--model_name", "m", "--model_path", "/x", "--rest_port", "8000", "--log_level", "LOUD"], "--log_level: expected"),
         (["--model_name", "m", "--model_path", "/x", "--rest_port", "8000", "--bogus", "1"], "unrecognized arguments"),
         (["--model_name", "m", "--model_path", "s3x://b/m", "--rest_port", "8000"], "base_path"),
+        (["--model_name", "m", "--model_path", "/x", "--port", "0"], "--port/--rest_port: both are 0"),
+        (["--model_name", "m", "--model_path", "/x", "--grpc_channel_arguments", "novalue"], "--grpc_channel_arguments"),
     ],
 )
 def test_bad_settings_exit_non_zero_with_one_line(args, fragment):

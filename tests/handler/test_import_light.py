@@ -14,6 +14,8 @@ CORE_MODULES = [
     "ovserve.handler.model",
     "ovserve.handler.settings",
     "ovserve.handler.codecs.tfs_json",
+    "ovserve.handler.codecs.tfs_proto",
+    "ovserve.handler.codecs.tensor_proto",
     "ovserve.handler.logs",
 ]
 
