@@ -8,17 +8,21 @@ repository and one set of compiled models.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
-import grpc
+# OpenVINO may fork helper processes while gRPC threads run; gRPC's fork handlers only log noise then.
+os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
 
-from ovserve.handler.codecs import tfs_proto
-from ovserve.handler.engine import Engine
-from ovserve.handler.settings import ServerSettings
+import grpc  # noqa: E402
 
-from .grpc_errors import mapped
-from .grpc_generated import serving_services_pb2_grpc as services
-from .inflight import InFlight
+from ovserve.handler.codecs import tfs_proto  # noqa: E402
+from ovserve.handler.engine import Engine  # noqa: E402
+from ovserve.handler.settings import ServerSettings  # noqa: E402
+
+from .grpc_errors import mapped  # noqa: E402
+from .grpc_generated import serving_services_pb2_grpc as services  # noqa: E402
+from .inflight import InFlight  # noqa: E402
 
 MAX_MESSAGE_BYTES = (1 << 30) - 1  # gRPC's limit is a signed 32-bit length: 1 GiB in practice
 
