@@ -1,7 +1,11 @@
 """TF Serving gRPC services (PredictionService, ModelService) on a grpc.aio server.
 
-Each method converts its protobuf request with ``handler.codecs.tfs_proto``,
-calls the engine, and converts back; errors map in ``grpc_errors``. The server
+Requests arrive as bytes and are parsed here (``tfs_proto.parse``), so even
+undecodable bytes get INVALID_ARGUMENT. Each method converts its protobuf
+request with ``handler.codecs.tfs_proto``, calls the engine, and converts
+back; errors map in ``grpc_errors``. The method paths are TF Serving's own
+(``/tensorflow.serving.PredictionService/Predict``); the generated stubs in
+``grpc_generated`` serve clients and tests. The server
 runs on the same event loop as the REST app, so both share one engine, one
 repository and one set of compiled models.
 """
@@ -18,16 +22,16 @@ import grpc  # noqa: E402
 
 from ovserve.handler.codecs import tfs_proto  # noqa: E402
 from ovserve.handler.engine import Engine  # noqa: E402
+from ovserve.handler.protos import serving_apis_pb2 as apis  # noqa: E402
 from ovserve.handler.settings import ServerSettings  # noqa: E402
 
 from .grpc_errors import mapped  # noqa: E402
-from .grpc_generated import serving_services_pb2_grpc as services  # noqa: E402
 from .inflight import InFlight  # noqa: E402
 
 MAX_MESSAGE_BYTES = (1 << 30) - 1  # gRPC's limit is a signed 32-bit length: 1 GiB in practice
 
 
-class PredictionService(services.PredictionServiceServicer):
+class PredictionService:
     """Predict and GetModelMetadata."""
 
     def __init__(self, engine: Engine, tracker: InFlight) -> None:
@@ -38,25 +42,26 @@ class PredictionService(services.PredictionServiceServicer):
     async def Predict(self, request: Any, context: grpc.aio.ServicerContext) -> Any:  # noqa: N802 (gRPC's name)
         async with self.tracker:
             spec = request.model_spec
-            version = tfs_proto.requested_version(spec)
+            name, version = tfs_proto.model_name(spec), tfs_proto.requested_version(spec)
             prediction = await self.engine.predict(
-                spec.name,
+                name,
                 version,
                 lambda signature: tfs_proto.request_arrays(request),  # after the model is found, as TF Serving checks
                 output_filter=list(request.output_filter) or None,
             )
-            return tfs_proto.predict_response(spec.name, prediction.version, prediction.outputs)
+            return tfs_proto.predict_response(name, prediction.version, prediction.outputs)
 
     @mapped
     async def GetModelMetadata(self, request: Any, context: grpc.aio.ServicerContext) -> Any:  # noqa: N802
         async with self.tracker:
             tfs_proto.check_metadata_fields(list(request.metadata_field))
             spec = request.model_spec
-            version, signature = await self.engine.metadata(spec.name, tfs_proto.requested_version(spec))
-            return tfs_proto.metadata_response(spec.name, version, signature)
+            name = tfs_proto.model_name(spec)
+            version, signature = await self.engine.metadata(name, tfs_proto.requested_version(spec))
+            return tfs_proto.metadata_response(name, version, signature)
 
 
-class ModelService(services.ModelServiceServicer):
+class ModelService:
     """GetModelStatus. HandleReloadConfigRequest answers UNIMPLEMENTED with a reason."""
 
     def __init__(self, engine: Engine) -> None:
@@ -65,16 +70,37 @@ class ModelService(services.ModelServiceServicer):
     @mapped
     async def GetModelStatus(self, request: Any, context: grpc.aio.ServicerContext) -> Any:  # noqa: N802
         spec = request.model_spec
-        return tfs_proto.status_response(self.engine.status(spec.name, tfs_proto.requested_version(spec)))
+        return tfs_proto.status_response(self.engine.status(tfs_proto.model_name(spec), tfs_proto.requested_version(spec)))
+
+    async def HandleReloadConfigRequest(self, request: bytes, context: grpc.aio.ServicerContext) -> bytes:  # noqa: N802
+        await context.abort(
+            grpc.StatusCode.UNIMPLEMENTED,
+            "HandleReloadConfigRequest is not supported: ovserve watches its model folders instead "
+            "(--file_system_poll_wait_seconds)",
+        )
+        return b""
 
 
-async def _reload_not_supported(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
-    await context.abort(
-        grpc.StatusCode.UNIMPLEMENTED,
-        "HandleReloadConfigRequest is not supported: ovserve watches its model folders instead "
-        "(--file_system_poll_wait_seconds)",
-    )
-    return b""
+def _parsed(method: Any, message_class: Any) -> grpc.RpcMethodHandler:
+    """A handler that receives raw bytes and parses them itself.
+
+    grpc's own deserializer would answer undecodable bytes with UNKNOWN and a
+    Python class name; parsing here makes them INVALID_ARGUMENT like any bad input.
+    """
+
+    @mapped
+    async def parse(self: object, body: bytes, context: grpc.aio.ServicerContext) -> Any:
+        return tfs_proto.parse(message_class, body)
+
+    async def call(body: bytes, context: grpc.aio.ServicerContext) -> Any:
+        request = await parse(None, body, context)
+        return await method(request, context)
+
+    return grpc.unary_unary_rpc_method_handler(call, response_serializer=_serialize)
+
+
+def _serialize(message: Any) -> bytes:
+    return message.SerializeToString()
 
 
 def _channel_options(settings: ServerSettings) -> list[tuple[str, Any]]:
@@ -91,11 +117,24 @@ def _channel_options(settings: ServerSettings) -> list[tuple[str, Any]]:
 async def start_grpc(settings: ServerSettings, engine: Engine, tracker: InFlight) -> tuple[grpc.aio.Server, int]:
     """Bind and start the gRPC server; returns it and the port it listens on."""
     server = grpc.aio.server(options=_channel_options(settings))
-    services.add_PredictionServiceServicer_to_server(PredictionService(engine, tracker), server)
-    services.add_ModelServiceServicer_to_server(ModelService(engine), server)
-    reload = grpc.unary_unary_rpc_method_handler(_reload_not_supported)
+    prediction, model = PredictionService(engine, tracker), ModelService(engine)
     server.add_generic_rpc_handlers(
-        (grpc.method_handlers_generic_handler("tensorflow.serving.ModelService", {"HandleReloadConfigRequest": reload}),)
+        (
+            grpc.method_handlers_generic_handler(
+                "tensorflow.serving.PredictionService",
+                {
+                    "Predict": _parsed(prediction.Predict, apis.PredictRequest),
+                    "GetModelMetadata": _parsed(prediction.GetModelMetadata, apis.GetModelMetadataRequest),
+                },
+            ),
+            grpc.method_handlers_generic_handler(
+                "tensorflow.serving.ModelService",
+                {
+                    "GetModelStatus": _parsed(model.GetModelStatus, apis.GetModelStatusRequest),
+                    "HandleReloadConfigRequest": grpc.unary_unary_rpc_method_handler(model.HandleReloadConfigRequest),
+                },
+            ),
+        )
     )
     address = f"{settings.grpc_bind_address}:{settings.port}"
     port = server.add_insecure_port(address)

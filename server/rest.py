@@ -12,6 +12,7 @@ import re
 from sanic import Request, Sanic
 from sanic.response import HTTPResponse, empty, raw
 
+from ovserve.handler import versions
 from ovserve.handler.codecs import tfs_json
 from ovserve.handler.engine import Engine
 from ovserve.handler.errors import InvalidInput, NotFound, UnsupportedMediaType
@@ -22,15 +23,6 @@ from .inflight import InFlight
 _PATH = re.compile(r"^(?P<model>[^/:]+)(?:/versions/(?P<version>[^/:]+)|/labels/(?P<label>[^/:]+))?(?P<action>/metadata|:[A-Za-z]+)?$")
 # curl -d sends form-encoded by default; TF Serving ignores the type, so these all mean JSON.
 _JSON_TYPES = ("", "application/json", "application/x-www-form-urlencoded", "text/plain")
-
-
-def _version(text: str | None) -> int | None:
-    """The version in the path; 0 means the default version, as in OVMS and ovmsclient."""
-    if text is None:
-        return None
-    if not (text.isascii() and text.isdigit()) or len(text) > 18:
-        raise NotFound(f"version {text!r} not found: versions are positive integers")
-    return int(text) or None
 
 
 def _json(body: bytes, status: int = 200) -> HTTPResponse:
@@ -47,8 +39,8 @@ def register_tfs_endpoints(app: Sanic, engine: Engine, tracker: InFlight) -> Non
             if match is None:
                 raise NotFound(f"no such endpoint: /v1/models/{rest}")
             if match["label"] is not None:
-                raise NotFound("version labels are not supported; address versions by number")
-            model, version, action = match["model"], _version(match["version"]), match["action"]
+                raise versions.label_not_supported(match["label"])
+            model, version, action = match["model"], versions.from_text(match["version"]), match["action"]
             if action == ":predict":
                 if request.method != "POST":
                     return error_response(405, f"{request.path} takes POST")

@@ -12,7 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import InvalidInput, NotFound
+from .. import versions
+from ..errors import InvalidInput
 from ..protos import serving_apis_pb2 as apis
 from ..protos import tensor_pb2
 from ..repository import VersionStatus
@@ -27,23 +28,33 @@ _CODES = {"OK": 0, "UNKNOWN": 2}
 
 def parse_predict_request(body: bytes) -> Any:
     """A serialized PredictRequest, or InvalidInput when the bytes are not one."""
-    request = apis.PredictRequest()
-    try:
-        request.ParseFromString(body)
-    except Exception:  # protobuf's DecodeError and friends
-        raise InvalidInput("body is not a serialized tensorflow.serving.PredictRequest") from None
-    return request
+    return parse(apis.PredictRequest, body)
 
 
 def requested_version(spec: Any) -> int | None:
     """The version a ModelSpec asks for: None for the default (absent or 0)."""
     if spec.WhichOneof("version_choice") == "version_label":
-        raise NotFound(f"version label {spec.version_label!r} not found: labels are not supported; use version numbers")
-    if not spec.HasField("version") or spec.version.value == 0:
+        raise versions.label_not_supported(spec.version_label)
+    if not spec.HasField("version"):
         return None
-    if spec.version.value < 0:
-        raise NotFound(f"version {spec.version.value} not found: versions are positive integers")
-    return spec.version.value
+    return versions.from_number(spec.version.value)
+
+
+def model_name(spec: Any) -> str:
+    """The model a ModelSpec names; an empty name is a malformed request, not an unknown model."""
+    if not spec.name:
+        raise InvalidInput("model_spec.name is empty; expected the name of a served model")
+    return spec.name
+
+
+def parse(message_class: Any, body: bytes) -> Any:
+    """Any of our request messages from bytes, or InvalidInput naming the expected type."""
+    message = message_class()
+    try:
+        message.ParseFromString(body)
+    except Exception:  # protobuf's DecodeError and friends
+        raise InvalidInput(f"request is not a serialized {message_class.DESCRIPTOR.full_name}") from None
+    return message
 
 
 def request_arrays(request: Any, max_bytes: int = tensor_proto.DEFAULT_MAX_BYTES) -> dict[str, np.ndarray]:
