@@ -135,3 +135,11 @@ def psroi_pool() -> ov.Model:
     y = opset1.psroi_pooling(x, boxes, 2, 2, 1.0, 1, 1, "average")
     y.output(0).set_names({"pooled"})
     return ov.Model([ops.result(y)], [x], "psroi_pool")
+
+
+def half_double() -> ov.Model:
+    """f16 [-1] -> x * 2 in f16."""
+    x = ops.parameter([-1], ov.Type.f16, name="h")
+    y = ops.multiply(x, ops.constant(np.float16(2)))
+    y.output(0).set_names({"doubled"})
+    return ov.Model([ops.result(y)], [x], "half_double")
