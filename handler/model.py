@@ -211,7 +211,11 @@ class ServedModel:
             }
             model = current.model.clone()
             reshape_for_request(model, shapes)
-            replacement = await run_in_daemon_thread(lambda: self._compile(model, current.mapping))
+            try:
+                replacement = await run_in_daemon_thread(lambda: self._compile(model, current.mapping))
+            except ModelLoadError as exc:  # this request's shapes are what the device refused
+                described = ", ".join(f"{name} {list(shape)}" for name, shape in shapes.items())
+                raise InvalidInput(f"the model cannot be compiled for {described}: {exc.message}") from None
             self._loaded = replacement
             current.pool.close()
             log.info("model recompiled for new input shapes", extra={"model": self.config.name, "version": self.version})
