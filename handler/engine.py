@@ -60,10 +60,14 @@ class Engine:
     ) -> Prediction:
         """Run one request against ``model`` (default version when ``version`` is None)."""
         entry = self.repository.get(model)
-        async with entry.use(version) as served:
+        version_entry = await entry.acquire(version)
+        try:
+            served = version_entry.served
             arrays = build_arrays(served.signature)
             outputs = await served.infer(arrays, from_json=from_json, output_filter=output_filter)
             return Prediction(model, served.version, outputs)
+        finally:
+            entry.release(version_entry)
 
     async def metadata(self, model: str, version: int | None) -> tuple[int, Signature]:
         """The served version number and its signature (loads the version if needed)."""

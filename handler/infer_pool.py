@@ -1,7 +1,9 @@
 """A bounded pool of OpenVINO infer requests, awaited from the event loop.
 
 Each request runs ``InferRequest.infer`` on a daemon worker thread (OpenVINO
-releases the GIL while it computes). ``start_async`` callbacks were the
+releases the GIL while it computes), except for models measured to infer
+in under ``INLINE_BELOW_SECONDS``: those run on the event loop itself, which
+is cheaper than the thread hop and blocks the loop for less than that. ``start_async`` callbacks were the
 obvious alternative, but OpenVINO never calls them when inference fails, so a
 failed request would hang forever; a worker thread reports success and failure
 alike. A request goes back to the pool only when its thread is done with it,
@@ -14,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import queue
 import threading
+import time
 from collections import deque
 from typing import Any
 
@@ -21,6 +24,10 @@ import numpy as np
 
 from .errors import InvalidInput, NotReady, Overloaded
 from .reshape import short_reason
+
+# Below this measured inference time, handing the work to a thread costs more than doing it on the
+# event loop (a wake-up and a callback are tens of microseconds); the loop is blocked for less than this.
+INLINE_BELOW_SECONDS = 0.0002
 
 
 class InferenceFailed(InvalidInput):
@@ -47,6 +54,7 @@ class InferPool:
         self._waiters: deque[asyncio.Future] = deque()
         self._jobs: queue.SimpleQueue = queue.SimpleQueue()
         self._busy = 0  # requests handed out (running, or passed to a waiter) and not yet back
+        self._seconds_per_infer = 1.0  # until measured, assume slow: worker threads
         self._closed = False
         self._stopped = False
         for number in range(size):
@@ -61,6 +69,8 @@ class InferPool:
         if self._stopped:
             raise NotReady(f"{self._label} is being replaced; retry the request")
         request = await self._acquire()
+        if self._seconds_per_infer < INLINE_BELOW_SECONDS:
+            return self._run_inline(request, inputs)
         loop = asyncio.get_running_loop()
         done: asyncio.Future = loop.create_future()
         self._jobs.put((request, inputs, loop, done))
@@ -68,6 +78,22 @@ class InferPool:
         if error is not None:
             raise InferenceFailed(short_reason(error))
         return outputs
+
+    def _run_inline(self, request: Any, inputs: dict[int, np.ndarray]) -> tuple[np.ndarray, ...]:
+        """Infer on the event loop (only for models measured faster than a thread hop)."""
+        try:
+            began = time.perf_counter()
+            outputs = request.infer(inputs, share_inputs=True, share_outputs=False).to_tuple()
+            self._observe(time.perf_counter() - began)
+            return outputs
+        except Exception as exc:
+            raise InferenceFailed(short_reason(exc)) from None
+        finally:
+            self._release(request)
+
+    def _observe(self, seconds: float) -> None:
+        """Moving average of inference time; it decides between inline and worker-thread inference."""
+        self._seconds_per_infer += (seconds - self._seconds_per_infer) * 0.1
 
     async def _acquire(self) -> Any:
         """A request for the caller; ``_busy`` counts it from this moment until ``_release``."""
@@ -101,7 +127,11 @@ class InferPool:
         self._busy -= 1
         self._stop_if_drained()
 
-    def _finished(self, request: Any, done: asyncio.Future, outputs: Any, error: BaseException | None) -> None:
+    def _finished(
+        self, request: Any, done: asyncio.Future, outputs: Any, error: BaseException | None, seconds: float
+    ) -> None:
+        if error is None:
+            self._observe(seconds)
         if not done.done():
             done.set_result((outputs, error))
         self._release(request)
@@ -113,12 +143,13 @@ class InferPool:
                 return
             request, inputs, loop, done = job
             outputs, error = None, None
+            began = time.perf_counter()
             try:
                 outputs = request.infer(inputs, share_inputs=True, share_outputs=False).to_tuple()
             except Exception as exc:  # reported to the caller as bad input
                 error = exc
             try:
-                loop.call_soon_threadsafe(self._finished, request, done, outputs, error)
+                loop.call_soon_threadsafe(self._finished, request, done, outputs, error, time.perf_counter() - began)
             except RuntimeError:  # loop closed during shutdown
                 return
 

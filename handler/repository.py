@@ -171,33 +171,38 @@ class ModelEntry:
             raise NotFound(f"Model '{self.name}' version {version} is not served{state}")
         return entry
 
-    @contextlib.asynccontextmanager
-    async def use(self, version: int | None) -> AsyncIterator[ServedModel]:
-        """A loaded version for one request; it will not be unloaded until the request is done."""
+    async def acquire(self, version: int | None) -> VersionEntry:
+        """A loaded version for one request; it stays loaded until ``release``."""
         for _ in range(len(self.versions) + 2):
             entry = self._pick(version)
             entry.in_flight += 1
+            if entry.served.is_loaded:
+                return entry
             try:
                 await entry.served.ensure_loaded()
+                return entry
             except ModelLoadError as exc:
-                self._release(entry)
+                self.release(entry)
                 if entry.state in (AVAILABLE, LOADING):
                     self._mark_failed(entry, exc)
                     await self.refresh()  # a working older version may serve instead
                 if version is not None:
                     raise NotFound(f"Model '{self.name}' version {version} failed to load: {exc.message}") from None
-                continue
             except BaseException:
-                self._release(entry)
+                self.release(entry)
                 raise
-            try:
-                yield entry.served
-            finally:
-                self._release(entry)
-            return
         raise NotFound(f"Model '{self.name}' has no version that loads")
 
-    def _release(self, entry: VersionEntry) -> None:
+    @contextlib.asynccontextmanager
+    async def use(self, version: int | None) -> AsyncIterator[ServedModel]:
+        """``acquire``/``release`` around a block."""
+        entry = await self.acquire(version)
+        try:
+            yield entry.served
+        finally:
+            self.release(entry)
+
+    def release(self, entry: VersionEntry) -> None:
         entry.in_flight -= 1
         if entry.in_flight == 0 and entry.state == UNLOADING:
             self._finish_unload(entry)

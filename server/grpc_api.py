@@ -1,6 +1,6 @@
 """TF Serving gRPC services (PredictionService, ModelService) on a grpc.aio server.
 
-Requests arrive as bytes and are parsed here (``tfs_proto.parse``), so even
+Requests arrive as bytes and are parsed by ``grpc_errors.handler``, so even
 undecodable bytes get INVALID_ARGUMENT. Each method converts its protobuf
 request with ``handler.codecs.tfs_proto``, calls the engine, and converts
 back; errors map in ``grpc_errors``. The method paths are TF Serving's own
@@ -25,7 +25,7 @@ from ovserve.handler.engine import Engine  # noqa: E402
 from ovserve.handler.protos import serving_apis_pb2 as apis  # noqa: E402
 from ovserve.handler.settings import ServerSettings  # noqa: E402
 
-from .grpc_errors import mapped  # noqa: E402
+from .grpc_errors import handler  # noqa: E402
 from .inflight import InFlight  # noqa: E402
 
 MAX_MESSAGE_BYTES = (1 << 30) - 1  # gRPC's limit is a signed 32-bit length: 1 GiB in practice
@@ -38,7 +38,6 @@ class PredictionService:
         self.engine = engine
         self.tracker = tracker
 
-    @mapped
     async def Predict(self, request: Any, context: grpc.aio.ServicerContext) -> Any:  # noqa: N802 (gRPC's name)
         async with self.tracker:
             spec = request.model_spec
@@ -51,7 +50,6 @@ class PredictionService:
             )
             return tfs_proto.predict_response(name, prediction.version, prediction.outputs)
 
-    @mapped
     async def GetModelMetadata(self, request: Any, context: grpc.aio.ServicerContext) -> Any:  # noqa: N802
         async with self.tracker:
             tfs_proto.check_metadata_fields(list(request.metadata_field))
@@ -67,7 +65,6 @@ class ModelService:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    @mapped
     async def GetModelStatus(self, request: Any, context: grpc.aio.ServicerContext) -> Any:  # noqa: N802
         spec = request.model_spec
         return tfs_proto.status_response(self.engine.status(tfs_proto.model_name(spec), tfs_proto.requested_version(spec)))
@@ -79,28 +76,6 @@ class ModelService:
             "(--file_system_poll_wait_seconds)",
         )
         return b""
-
-
-def _parsed(method: Any, message_class: Any) -> grpc.RpcMethodHandler:
-    """A handler that receives raw bytes and parses them itself.
-
-    grpc's own deserializer would answer undecodable bytes with UNKNOWN and a
-    Python class name; parsing here makes them INVALID_ARGUMENT like any bad input.
-    """
-
-    @mapped
-    async def parse(self: object, body: bytes, context: grpc.aio.ServicerContext) -> Any:
-        return tfs_proto.parse(message_class, body)
-
-    async def call(body: bytes, context: grpc.aio.ServicerContext) -> Any:
-        request = await parse(None, body, context)
-        return await method(request, context)
-
-    return grpc.unary_unary_rpc_method_handler(call, response_serializer=_serialize)
-
-
-def _serialize(message: Any) -> bytes:
-    return message.SerializeToString()
 
 
 def _channel_options(settings: ServerSettings) -> list[tuple[str, Any]]:
@@ -123,14 +98,14 @@ async def start_grpc(settings: ServerSettings, engine: Engine, tracker: InFlight
             grpc.method_handlers_generic_handler(
                 "tensorflow.serving.PredictionService",
                 {
-                    "Predict": _parsed(prediction.Predict, apis.PredictRequest),
-                    "GetModelMetadata": _parsed(prediction.GetModelMetadata, apis.GetModelMetadataRequest),
+                    "Predict": handler(prediction.Predict, apis.PredictRequest),
+                    "GetModelMetadata": handler(prediction.GetModelMetadata, apis.GetModelMetadataRequest),
                 },
             ),
             grpc.method_handlers_generic_handler(
                 "tensorflow.serving.ModelService",
                 {
-                    "GetModelStatus": _parsed(model.GetModelStatus, apis.GetModelStatusRequest),
+                    "GetModelStatus": handler(model.GetModelStatus, apis.GetModelStatusRequest),
                     "HandleReloadConfigRequest": grpc.unary_unary_rpc_method_handler(model.HandleReloadConfigRequest),
                 },
             ),

@@ -1,0 +1,243 @@
+"""``make bench``: ovserve against raw OpenVINO on the same machine, in the same run.
+
+Every point (model x protocol x concurrency, and the raw limits) is measured
+``--repeats`` times, interleaved, and reported as medians; the table and the
+machine load before and after are appended to bench/RESULTS.md.
+Usage: python -m bench.run [--seconds 4] [--repeats 3] [--output bench/RESULTS.md]
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import platform
+import shlex
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import openvino as ov
+import orjson
+
+from ovserve.handler.codecs import tensor_proto
+from ovserve.handler.protos import serving_apis_pb2
+
+from . import codec_cost, loadgen, models, raw
+from .cold_start import first_answer, free_port
+from .stats import Point, median_point
+
+THROUGHPUT = {"PERFORMANCE_HINT": "THROUGHPUT"}
+LATENCY = {"PERFORMANCE_HINT": "LATENCY"}
+PREDICT = "/tensorflow.serving.PredictionService/Predict"
+SHAPES = {"tiny": (1, 10), "resnet50": (1, 3, 224, 224)}
+INPUT = {"tiny": "x", "resnet50": "image"}
+PROPERTIES = {"tiny": LATENCY, "resnet50": THROUGHPUT}
+
+
+def uptime() -> str:
+    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+
+
+def _grpc_request(model: str, array: np.ndarray) -> bytes:
+    request = serving_apis_pb2.PredictRequest()
+    request.model_spec.name = model
+    tensor_proto.fill(request.inputs[INPUT[model]], array)
+    return request.SerializeToString()
+
+
+class Server:
+    """ovserve as users start it: one process, both models, REST and gRPC."""
+
+    def __init__(self, paths: dict[str, Path], scratch: Path) -> None:
+        config = {"model_config_list": [
+            {"config": {"name": name, "base_path": str(path), "plugin_config": PROPERTIES[name]}}
+            for name, path in paths.items()
+        ]}
+        config_path = scratch / "config.json"
+        config_path.write_text(json.dumps(config))
+        self.rest, self.grpc = free_port(), free_port()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "ovserve.server", "--config_path", str(config_path), "--preload",
+             "--rest_port", str(self.rest), "--rest_bind_address", "127.0.0.1",
+             "--port", str(self.grpc), "--grpc_bind_address", "127.0.0.1", "--log_level", "WARNING"],
+        )
+        deadline = time.monotonic() + 120
+        while not self._ready():
+            if time.monotonic() > deadline or self.process.poll() is not None:
+                raise SystemExit("ovserve did not become ready")
+            time.sleep(0.05)
+
+    def _ready(self) -> bool:
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", self.rest, timeout=2)
+            connection.request("GET", "/v2/health/ready")
+            return connection.getresponse().status == 200
+        except OSError:
+            return False
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(30)
+
+
+def health_latency_under_load(server: Server, load: Callable[[], Point]) -> Point:
+    """Liveness latency sampled while ``load`` saturates the model: the loop must not block on inference."""
+    samples: list[float] = []
+    done = threading.Event()
+
+    def sample() -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", server.rest, timeout=10)
+        time.sleep(0.5)  # let the load ramp up before sampling
+        while not done.is_set():
+            begin = time.perf_counter()
+            connection.request("GET", "/v2/health/live")
+            connection.getresponse().read()
+            samples.append(time.perf_counter() - begin)
+            time.sleep(0.01)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    try:
+        load()
+    finally:
+        done.set()
+        sampler.join()
+    ordered = sorted(samples)
+    return Point(len(ordered), ordered[len(ordered) // 2] * 1000, ordered[int(len(ordered) * 0.99)] * 1000,
+                 {"samples": len(ordered)})
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=int, default=4)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--output", default="bench/RESULTS.md")
+    args = parser.parse_args()
+    loadgen.require_tools()
+    command = "python -m bench.run " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    before = uptime()
+    scratch = Path(tempfile.mkdtemp(prefix="ovserve-bench-"))
+    paths = models.write(scratch / "models")
+    arrays = {name: raw.random_input(shape) for name, shape in SHAPES.items()}
+
+    compiled = {name: raw.compile_model(str(paths[name] / "1" / "model.xml"), PROPERTIES[name]) for name in paths}
+    nireq = {name: int(c.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS")) for name, c in compiled.items()}
+    points: dict[tuple[str, str, int], Callable[[], Point]] = {}
+    for name in paths:
+        inputs = {0: arrays[name]}
+        points[(name, "raw sync", 1)] = lambda c=compiled[name], i=inputs: raw.sync_loop(c, i, args.seconds)
+        points[(name, f"raw async ({nireq[name]} in flight)", nireq[name])] = (
+            lambda c=compiled[name], i=inputs, n=nireq[name]: raw.async_queue(c, i, args.seconds, n)
+        )
+
+    server = Server(paths, scratch)
+    pid = server.process.pid
+    for name in paths:
+        array = arrays[name]
+        column = orjson.dumps({"inputs": {INPUT[name]: array}}, option=orjson.OPT_SERIALIZE_NUMPY)
+        row = orjson.dumps({"instances": [{INPUT[name]: array[0]}]}, option=orjson.OPT_SERIALIZE_NUMPY)
+        url = f"http://127.0.0.1:{server.rest}/v1/models/{name}:predict"
+        message = _grpc_request(name, array)
+        for concurrency in (1, 8):
+            points[(name, "REST JSON column", concurrency)] = (
+                lambda u=url, b=column, c=concurrency: loadgen.wrk(u, b, c, args.seconds, pid))
+            points[(name, "REST JSON row", concurrency)] = (
+                lambda u=url, b=row, c=concurrency: loadgen.wrk(u, b, c, args.seconds, pid))
+            points[(name, "gRPC tensor_content", concurrency)] = (
+                lambda m=message, c=concurrency: loadgen.h2load(f"127.0.0.1:{server.grpc}", PREDICT, m, c, args.seconds, pid))
+
+    measured: dict[tuple[str, str, int], list[Point]] = {key: [] for key in points}
+    try:
+        for repeat in range(args.repeats):
+            for key, run in points.items():
+                print(f"[{repeat + 1}/{args.repeats}] {key}", file=sys.stderr, flush=True)
+                measured[key].append(run())
+        resnet_message = _grpc_request("resnet50", arrays["resnet50"])
+        health = health_latency_under_load(
+            server, lambda: loadgen.h2load(f"127.0.0.1:{server.grpc}", PREDICT, resnet_message, 8, args.seconds, pid)
+        )
+    finally:
+        server.stop()
+
+    cold = cold_starts(paths, arrays, scratch, args.repeats)
+    image_body = orjson.dumps({"inputs": arrays["resnet50"]}, option=orjson.OPT_SERIALIZE_NUMPY)
+    decode, encode = codec_cost.measure(image_body, {"probabilities": np.zeros((1, 1000), np.float32)}, args.seconds)
+    after = uptime()
+    report = render(command, before, after, {k: median_point(v) for k, v in measured.items()}, cold, decode, encode, health, nireq)
+    with open(args.output, "a", encoding="utf-8") as out:
+        out.write(report)
+    print(report)
+
+
+def cold_starts(paths: dict[str, Path], arrays: dict[str, np.ndarray], scratch: Path, repeats: int) -> dict[str, Point]:
+    """Tiny and ResNet-50: no cache, then a warm compiled-model cache; medians of interleaved repeats."""
+    cases: dict[str, tuple[Path, bytes, Callable, list[str]]] = {}
+    for name in paths:
+        body = orjson.dumps({"inputs": arrays[name]}, option=orjson.OPT_SERIALIZE_NUMPY)
+        expected = _expected(paths[name], arrays[name])
+
+        def check(answer: dict, expected: np.ndarray = expected) -> bool:
+            return np.allclose(np.asarray(answer["outputs"], np.float32), expected, rtol=1e-2, atol=1e-3)
+
+        cache = scratch / f"cache-{name}"
+        first_answer(paths[name], body, check, ["--cache_dir", str(cache)])  # fills the cache
+        cases[f"{name}, no cache"] = (paths[name], body, check, [])
+        cases[f"{name}, warm cache"] = (paths[name], body, check, ["--cache_dir", str(cache)])
+    results: dict[str, list[Point]] = {key: [] for key in cases}
+    for _ in range(repeats):
+        for key, (path, body, check, flags) in cases.items():
+            results[key].append(first_answer(path, body, check, flags))
+    return {key: median_point(points) for key, points in results.items()}
+
+
+def _expected(base: Path, array: np.ndarray) -> np.ndarray:
+    compiled = ov.Core().compile_model(str(base / "1" / "model.xml"), "CPU")
+    return next(iter(compiled({0: array}).values()))
+
+
+def render(command, before, after, points, cold, decode, encode, health, nireq) -> str:
+    lines = [
+        f"\n## {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: `{command}`\n",
+        f"- machine: {os.cpu_count()} cores, {platform.processor() or platform.machine()}, OpenVINO {ov.__version__.split('-')[0]}",
+        f"- load before: `{before}`",
+        f"- load after: `{after}`",
+        f"- medians of interleaved repeats; ResNet-50 uses PERFORMANCE_HINT=THROUGHPUT (nireq {nireq['resnet50']}) "
+        f"in both the server and the raw runs, tiny uses LATENCY (nireq {nireq['tiny']})\n",
+        "| model | path | concurrency | req/s | p50 ms | p99 ms | vs raw async req/s | server CPU ms/req | client cores | errors |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for (model, path, concurrency), point in points.items():
+        limit = next(p for (m, kind, _), p in points.items() if m == model and kind.startswith("raw async"))
+        ratio = point.rps / limit.rps if limit.rps else float("nan")
+        extra = point.extra
+        lines.append(
+            f"| {model} | {path} | {concurrency} | {point.rps:,.0f} | {point.p50_ms:.2f} | {point.p99_ms:.2f} | {ratio:.2f} | "
+            f"{extra.get('server_cpu_ms_per_req', float('nan')):.2f} | {extra.get('client_cores', float('nan')):.2f} | "
+            f"{extra.get('errors', '')} |"
+        )
+    lines += ["", "| cold start (spawn -> first correct REST answer) | seconds | peak RSS MB |", "|---|---:|---:|"]
+    for key, point in cold.items():
+        lines.append(f"| {key} | {point.p50_ms / 1000:.2f} | {point.extra['peak_rss_mb']:.0f} |")
+    lines += [
+        "",
+        "| REST JSON codec, 1x3x224x224 f32 | p50 ms | p99 ms |",
+        "|---|---:|---:|",
+        f"| decode (parse + typed arrays) | {decode.p50_ms:.2f} | {decode.p99_ms:.2f} |",
+        f"| encode ([1,1000] response) | {encode.p50_ms:.2f} | {encode.p99_ms:.2f} |",
+        "",
+        f"- `/v2/health/live` while ResNet-50 is saturated over gRPC (concurrency 8): p50 {health.p50_ms:.2f} ms, "
+        f"p99 {health.p99_ms:.2f} ms over {health.extra['samples']} samples",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()

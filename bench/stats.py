@@ -1,0 +1,40 @@
+"""One measured point and the medians over repeats."""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Point:
+    """Throughput and latency of one run; extra holds per-point facts (CPU use, errors)."""
+
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    extra: dict = field(default_factory=dict)
+
+
+def summarize(latencies_s: list[float], elapsed_s: float) -> Point:
+    ordered = sorted(latencies_s)
+    if not ordered:
+        return Point(0.0, float("nan"), float("nan"))
+    p50 = ordered[len(ordered) // 2]
+    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+    return Point(len(ordered) / elapsed_s, p50 * 1000, p99 * 1000)
+
+
+def median_point(points: list[Point]) -> Point:
+    """Medians of each figure over repeats (extras: medians of numbers, first value otherwise)."""
+    extra = {}
+    for key in points[0].extra:
+        values = [p.extra.get(key) for p in points]
+        numbers = [v for v in values if isinstance(v, (int, float))]
+        extra[key] = statistics.median(numbers) if len(numbers) == len(values) else values[0]
+    return Point(
+        statistics.median(p.rps for p in points),
+        statistics.median(p.p50_ms for p in points),
+        statistics.median(p.p99_ms for p in points),
+        extra,
+    )
