@@ -26,6 +26,7 @@ from ..errors import InvalidInput
 from ..repository import VersionStatus
 from ..signature import Signature, TensorSpec
 from ..validation import check_names, convert
+from . import json_numbers
 
 ROW, COLUMN = "row", "column"
 _EXPECTED = 'expected a JSON object with "instances" (row format) or "inputs" (columnar format)'
@@ -39,6 +40,8 @@ class JsonPredictRequest:
     named: dict[str, Any] | None  # input name -> JSON value (batch-first for rows)
     unnamed: Any = None  # the value of the simplified forms
     may_hold_booleans: bool = True  # False when the body has no true/false token: skips a scan
+    body: bytes = b""  # kept for large bodies: their arrays decode lazily (json_numbers)
+    keepalive: Any = None  # the parser that owns those lazy arrays
 
     def arrays(self, signature: Signature) -> dict[str, np.ndarray]:
         """Arrays typed as the model expects; InvalidInput for anything that does not fit."""
@@ -53,10 +56,34 @@ class JsonPredictRequest:
         else:
             values = self.named
         check_names(values, signature)
+        if self.keepalive is not None:
+            fast = self._fast_arrays(values, signature)
+            if fast is not None:
+                return fast
+            values = {name: json_numbers.as_list(v) if json_numbers.is_lazy(v) else v for name, v in values.items()}
         return {
             name: to_array(signature.input(name), value, self.may_hold_booleans)  # type: ignore[arg-type]
             for name, value in values.items()
         }
+
+    def _fast_arrays(self, values: dict[str, Any], signature: Signature) -> dict[str, np.ndarray] | None:
+        """Every input through json_numbers, or None when any needs the strict path."""
+        arrays: dict[str, np.ndarray] = {}
+        brackets = 0
+        for name, value in values.items():
+            spec = signature.input(name)
+            if not json_numbers.is_lazy(value) or spec is None or spec.dtype.numpy is None:
+                return None
+            decoded = json_numbers.numeric_rows(value, spec.dtype.numpy.kind)
+            if decoded is None:
+                return None
+            arrays[name], count = decoded
+            brackets += count
+        if self.form == ROW and self.named is not None:
+            brackets += 1  # the "instances" list itself
+        if brackets != self.body.count(b"["):
+            return None  # some element nests deeper than the shape says: let the strict path name it
+        return {name: convert(signature.input(name), array, from_json=True) for name, array in arrays.items()}  # type: ignore[arg-type]
 
 
 def _is_b64(value: Any) -> bool:
@@ -67,9 +94,13 @@ def parse_predict(body: bytes) -> JsonPredictRequest:
     """Check a predict body's structure; InvalidInput says what is wrong and what was expected."""
     if not body or not body.strip():
         raise InvalidInput(f"request body is empty; {_EXPECTED}")
+    keepalive = None
     try:
-        document = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
+        if len(body) >= json_numbers.LARGE_BODY:
+            document, keepalive = json_numbers.load(body)
+        else:
+            document = orjson.loads(body)
+    except (orjson.JSONDecodeError, json_numbers.JsonError) as exc:
         hint = " (NaN and Infinity are not JSON numbers)" if b"NaN" in body or b"Infinity" in body else ""
         raise InvalidInput(f"request body is not valid JSON{hint} ({exc}); {_EXPECTED}") from None
     if not isinstance(document, dict):
@@ -83,22 +114,27 @@ def parse_predict(body: bytes) -> JsonPredictRequest:
     if ("instances" in document) == ("inputs" in document):
         raise InvalidInput(f"Invalid inputs in request body: give exactly one of \"instances\" or \"inputs\"; {_EXPECTED}")
     booleans = b"true" in body or b"false" in body
+    lazy = {"body": body, "keepalive": keepalive} if keepalive is not None else {}
     if "inputs" in document:
         inputs = document["inputs"]
         if isinstance(inputs, dict) and not _is_b64(inputs):
             if not inputs:
                 raise InvalidInput('Invalid inputs in request body: "inputs" is an empty object')
-            return JsonPredictRequest(COLUMN, dict(inputs), may_hold_booleans=booleans)
-        return JsonPredictRequest(COLUMN, None, inputs, may_hold_booleans=booleans)
-    return _parse_rows(document["instances"], booleans)
+            return JsonPredictRequest(COLUMN, dict(inputs), may_hold_booleans=booleans, **lazy)
+        return JsonPredictRequest(COLUMN, None, inputs, may_hold_booleans=booleans, **lazy)
+    return _parse_rows(document["instances"], booleans, lazy)
 
 
-def _parse_rows(instances: Any, booleans: bool) -> JsonPredictRequest:
+def _parse_rows(instances: Any, booleans: bool, lazy: dict) -> JsonPredictRequest:
+    if json_numbers.is_lazy(instances) and not isinstance(instances, list):
+        if not len(instances):
+            raise InvalidInput('Invalid inputs in request body: "instances" must be a non-empty list')
+        return JsonPredictRequest(ROW, None, instances, may_hold_booleans=booleans, **lazy)
     if not isinstance(instances, list) or not instances:
         raise InvalidInput('Invalid inputs in request body: "instances" must be a non-empty list')
     named = [isinstance(item, dict) and not _is_b64(item) for item in instances]
     if not any(named):
-        return JsonPredictRequest(ROW, None, instances, may_hold_booleans=booleans)
+        return JsonPredictRequest(ROW, None, instances, may_hold_booleans=booleans, **lazy)
     if not all(named):
         raise InvalidInput(
             'Invalid inputs in request body: "instances" mixes named objects and bare values; expected one kind'
@@ -113,7 +149,7 @@ def _parse_rows(instances: Any, booleans: bool) -> JsonPredictRequest:
                 f"expected the same keys as instance 0: {sorted(keys)}"
             )
     return JsonPredictRequest(
-        ROW, {name: [item[name] for item in instances] for name in instances[0]}, may_hold_booleans=booleans
+        ROW, {name: [item[name] for item in instances] for name in instances[0]}, may_hold_booleans=booleans, **lazy
     )
 
 
