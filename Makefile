@@ -10,7 +10,7 @@ MAGIKA := magika==1.0.3
 TF_VENV := .venv-tfclient
 TF_CLIENT := tensorflow-serving-api==2.21.0
 
-.PHONY: serve test lint protos example-model clean
+.PHONY: serve test lint protos bench example-model clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,12 @@ test: $(VENV)/.test-installed $(TF_VENV)/.installed
 
 lint: $(VENV)/.test-installed
 	$(BIN)/ruff check .
+
+# Benchmarks against raw OpenVINO (about 6 minutes); appends to bench/RESULTS.md. Needs wrk and h2load.
+bench: $(VENV)/.server-installed
+	@command -v wrk >/dev/null && command -v h2load >/dev/null || \
+		(apt-get update -qq && apt-get install -y -qq wrk nghttp2-client)
+	$(BIN)/python -m bench.run
 
 # Regenerates handler/protos/*_pb2.py and server/grpc_generated/ from handler/protos/*.proto.
 protos: $(VENV)/.test-installed

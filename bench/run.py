@@ -9,6 +9,7 @@ Usage: python -m bench.run [--seconds 4] [--repeats 3] [--output bench/RESULTS.m
 from __future__ import annotations
 
 import argparse
+import gc
 import http.client
 import json
 import os
@@ -174,6 +175,9 @@ def main() -> None:
     with open(args.output, "a", encoding="utf-8") as out:
         out.write(report)
     print(report)
+    points.clear()  # the raw points hold compiled models: free OpenVINO's threads before the interpreter exits
+    compiled.clear()
+    gc.collect()
 
 
 def cold_starts(paths: dict[str, Path], arrays: dict[str, np.ndarray], scratch: Path, repeats: int) -> dict[str, Point]:
