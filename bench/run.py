@@ -118,7 +118,7 @@ def health_latency_under_load(server: Server, load: Callable[[], Point]) -> Poin
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=int, default=4)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--output", default="bench/RESULTS.md")
     args = parser.parse_args()
     loadgen.require_tools()
