@@ -41,7 +41,7 @@ test: $(VENV)/.test-installed $(TF_VENV)/.installed
 lint: $(VENV)/.test-installed
 	$(BIN)/ruff check .
 
-# Benchmarks against raw OpenVINO (about 7 minutes); appends to bench/RESULTS.md. Needs wrk and h2load.
+# Benchmarks against raw OpenVINO (about 6 minutes); appends to bench/RESULTS.md. Needs wrk and h2load.
 bench: $(VENV)/.server-installed
 	@command -v wrk >/dev/null && command -v h2load >/dev/null || \
 		(apt-get update -qq && apt-get install -y -qq wrk nghttp2-client)
