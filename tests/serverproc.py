@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -80,3 +83,27 @@ class Server:
         if self.process.stderr:
             self.process.stderr.close()
         return self.process.returncode
+
+
+def write_config(root: Path, builders: dict) -> Path:
+    """A repository with each model as version 1 and an OVMS config.json serving them all in f32."""
+    from tests import models
+
+    entries = []
+    for name, model in builders.items():
+        models.write_version(root / name, 1, model)
+        entries.append({"config": {"name": name, "base_path": str(root / name), "plugin_config": models.F32}})
+    config = root / "config.json"
+    config.write_text(json.dumps({"model_config_list": entries}))
+    return config
+
+
+@contextlib.contextmanager
+def serving(root: Path, builders: dict) -> Iterator[Server]:
+    """One ready server for ``builders`` (name -> model); checks it survived, then stops it."""
+    started = Server(["--config_path", str(write_config(root, builders))], log_path=root / "server.log")
+    try:
+        yield started.wait_live()
+        assert started.process.poll() is None, f"server died while in use: {started.read_log()}"
+    finally:
+        started.stop()

@@ -249,6 +249,25 @@ def test_callers_cancelled_at_every_stage_do_not_leak_requests(add_one, pools):
     asyncio.run(scenario())
 
 
+async def occupant_then_waiter(pool: InferPool) -> tuple[asyncio.Task, asyncio.Task]:
+    """One run holding the pool's only request, and a second run queued behind it."""
+    occupant_started, waiter_started = asyncio.Event(), asyncio.Event()
+
+    async def occupy():
+        occupant_started.set()
+        return await pool.run({0: row(1)})
+
+    async def wait():
+        waiter_started.set()
+        return await pool.run({0: row(2)})
+
+    occupant = asyncio.create_task(occupy())
+    await occupant_started.wait()
+    waiter = asyncio.create_task(wait())
+    await waiter_started.wait()
+    return occupant, waiter
+
+
 def test_a_waiter_cancelled_just_as_a_request_frees_up_sees_its_cancellation(add_one, pools):
     """The waiter is cancelled after the finishing run was queued on the loop but before the hand-over ran.
 
@@ -259,20 +278,7 @@ def test_a_waiter_cancelled_just_as_a_request_frees_up_sees_its_cancellation(add
 
     async def scenario():
         loop = asyncio.get_running_loop()
-        occupant_started, waiter_started = asyncio.Event(), asyncio.Event()
-
-        async def occupy():
-            occupant_started.set()
-            return await pool.run({0: row(1)})
-
-        async def wait():
-            waiter_started.set()
-            return await pool.run({0: row(2)})
-
-        occupant = asyncio.create_task(occupy())
-        await occupant_started.wait()
-        waiter = asyncio.create_task(wait())
-        await waiter_started.wait()
+        occupant, waiter = await occupant_then_waiter(pool)
         block_until_a_worker_reports(loop)
         waiter.cancel()
         outcomes = await asyncio.gather(occupant, waiter, return_exceptions=True)
@@ -402,20 +408,7 @@ def test_close_while_a_request_is_handed_to_a_waiter_still_serves_that_waiter(ad
 
     async def scenario():
         loop = asyncio.get_running_loop()
-        occupant_started, waiter_started = asyncio.Event(), asyncio.Event()
-
-        async def occupy():
-            occupant_started.set()
-            return await pool.run({0: row(1)})
-
-        async def wait():
-            waiter_started.set()
-            return await pool.run({0: row(2)})
-
-        occupant = asyncio.create_task(occupy())
-        await occupant_started.wait()
-        waiter = asyncio.create_task(wait())
-        await waiter_started.wait()
+        occupant, waiter = await occupant_then_waiter(pool)
         block_until_a_worker_reports(loop)
         loop.call_soon(pool.close)  # runs right after the hand-over, before the waiter resumes
         occupied = await asyncio.wait_for(occupant, DEADLINE_SECONDS)

@@ -24,7 +24,7 @@ from ovserve.handler.codecs import tensor_proto
 from ovserve.handler.protos import serving_apis_pb2, tensor_pb2
 from ovserve.server.grpc_generated import serving_services_pb2_grpc
 from tests import models
-from tests.serverproc import Server
+from tests.serverproc import Server, serving
 
 TIMEOUT = 60
 ADD_X = np.arange(10, dtype=np.float32).reshape(1, 10)
@@ -36,25 +36,14 @@ PREDICT = "/tensorflow.serving.PredictionService/Predict"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    root = tmp_path_factory.mktemp("grpc_errors")
     builders = {
         "add": models.add_one(),
         "two": models.two_in_two_out(),
         "image": models.image_scale(),
         "int_sum": models.int_sum(),
     }
-    entries = []
-    for name, model in builders.items():
-        models.write_version(root / name, 1, model)
-        entries.append({"config": {"name": name, "base_path": str(root / name), "plugin_config": models.F32}})
-    config = root / "config.json"
-    config.write_text(json.dumps({"model_config_list": entries}))
-    started = Server(["--config_path", str(config)], log_path=root / "server.log")
-    try:
-        yield started.wait_live()
-        assert started.process.poll() is None, f"server died during the module: {started.read_log()}"
-    finally:
-        started.stop()
+    with serving(tmp_path_factory.mktemp("grpc_errors"), builders) as started:
+        yield started
 
 
 @pytest.fixture(scope="module")

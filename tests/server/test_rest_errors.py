@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from tests import models
-from tests.serverproc import Server
+from tests.serverproc import Server, serving
 
 ADD_X = [[float(i) for i in range(10)]]
 IMAGE = np.arange(3 * 8 * 8, dtype=np.float32).reshape(1, 3, 8, 8)
@@ -26,25 +26,14 @@ IMAGE = np.arange(3 * 8 * 8, dtype=np.float32).reshape(1, 3, 8, 8)
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    root = tmp_path_factory.mktemp("rest_errors")
     builders = {
         "add": models.add_one(),
         "two": models.two_in_two_out(),
         "image": models.image_scale(),
         "zeros": models.broadcast_zeros(),
     }
-    entries = []
-    for name, model in builders.items():
-        models.write_version(root / name, 1, model)
-        entries.append({"config": {"name": name, "base_path": str(root / name), "plugin_config": models.F32}})
-    config = root / "config.json"
-    config.write_text(json.dumps({"model_config_list": entries}))
-    started = Server(["--config_path", str(config)], log_path=root / "server.log")
-    try:
-        yield started.wait_live()
-        assert started.process.poll() is None, f"server died during the module: {started.read_log()}"
-    finally:
-        started.stop()
+    with serving(tmp_path_factory.mktemp("rest_errors"), builders) as started:
+        yield started
 
 
 def assert_error(response: httpx.Response, status: int, fragment: str) -> str:
