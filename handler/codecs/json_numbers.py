@@ -74,6 +74,7 @@ def is_lazy(value: Any) -> bool:
 
 
 def as_list(value: Any) -> Any:
+    """Plain Python values, wherever lazy arrays hide in ``value`` (for the strict path)."""
     if isinstance(value, list):
         return [as_list(item) for item in value]
     return value.as_list() if isinstance(value, simdjson.Array) else value

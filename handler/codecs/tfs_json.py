@@ -60,7 +60,7 @@ class JsonPredictRequest:
             fast = self._fast_arrays(values, signature)
             if fast is not None:
                 return fast
-            values = {name: json_numbers.as_list(v) if json_numbers.is_lazy(v) else v for name, v in values.items()}
+            values = {name: json_numbers.as_list(value) for name, value in values.items()}
         return {
             name: to_array(signature.input(name), value, self.may_hold_booleans)  # type: ignore[arg-type]
             for name, value in values.items()

@@ -106,3 +106,15 @@ def test_large_named_rows_with_a_ragged_instance_fail_like_small_ones():
     with pytest.raises(InvalidInput) as expected:
         strict.arrays(signature("f32", (-1, 2)))
     assert caught.value.message == expected.value.message
+
+
+def test_large_named_rows_mixing_arrays_and_scalars_fail_like_small_ones():
+    rows = [{"x": [0.5, 1.0]} for _ in range(ROWS * 2)]
+    rows[3] = {"x": 7.0}
+    body = json.dumps({"instances": rows}).encode()
+    with pytest.raises(InvalidInput) as caught:
+        tfs_json.parse_predict(body).arrays(signature("f32", (-1, 2)))
+    strict = tfs_json.JsonPredictRequest(tfs_json.ROW, {"x": [row["x"] for row in rows]})
+    with pytest.raises(InvalidInput) as expected:
+        strict.arrays(signature("f32", (-1, 2)))
+    assert caught.value.message == expected.value.message
