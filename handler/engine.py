@@ -37,12 +37,17 @@ class Engine:
         self.repository = repository
 
     @classmethod
-    def from_configs(cls, configs: list[ModelConfig], cpu_extension: str | None = None) -> Engine:
-        return cls(Repository(configs, cpu_extension))
+    def from_configs(
+        cls, configs: list[ModelConfig], cpu_extension: str | None = None, storage_cache_dir: str | None = None
+    ) -> Engine:
+        return cls(Repository(configs, cpu_extension, storage_cache_dir))
 
     async def start(self, preload: bool = False, poll_seconds: float = 0) -> None:
-        """Discover versions (loading them when asked) and start watching storage."""
-        await self.repository.refresh_all(preload=preload)
+        """Discover versions (loading them when asked) and start watching storage.
+
+        Raises StorageError when a model's storage cannot be listed at all.
+        """
+        await self.repository.refresh_all(preload=preload, strict=True)
         self.repository.start_polling(poll_seconds)
 
     async def stop(self) -> None:

@@ -60,6 +60,12 @@ class ModelLoadError(OvserveError):
     kind = "not_ready"
 
 
+class StorageError(OvserveError):
+    """The place models live cannot be read right now (HTTP 503); never names a secret."""
+
+    kind = "not_ready"
+
+
 class ConfigError(OvserveError):
     """A setting is invalid; start-up must stop with this one-line message."""
 

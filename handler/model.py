@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ import numpy as np
 
 from .config import ModelConfig
 from .daemon_threads import run_in_daemon_thread
-from .errors import InvalidInput, ModelLoadError
+from .errors import InvalidInput, ModelLoadError, StorageError
 from .infer_pool import InferenceFailed, InferPool
 from .mapping import Mapping, read_mapping
 from .model_files import find_model_file
@@ -74,16 +75,24 @@ def _specs(ports: list, aliases: dict[str, str], side: str) -> tuple[TensorSpec,
 class ServedModel:
     """A model version that loads on first use and infers through a bounded pool."""
 
-    def __init__(self, config: ModelConfig, version: int, folder: Path, cpu_extension: str | None = None) -> None:
+    def __init__(
+        self, config: ModelConfig, version: int, folder: Path | Callable[[], Path], cpu_extension: str | None = None
+    ) -> None:
+        """``folder`` is the version's local folder, or a callable that fetches it (remote storage) when loading."""
         self.config = config
         self.version = version
-        self.folder = folder
+        self._source = folder
         self._cpu_extension = cpu_extension
         self._loaded: _Loaded | None = None
         self._loading: asyncio.Future | None = None
         self._reshape_lock = asyncio.Lock()
         self._on_demand: frozenset[str] = frozenset()
         self.label = f"{config.name} v{version}"
+
+    @property
+    def folder(self) -> Path | None:
+        """The local version folder when it is known before loading (local storage)."""
+        return self._source if isinstance(self._source, Path) else None
 
     @property
     def is_loaded(self) -> bool:
@@ -101,14 +110,19 @@ class ServedModel:
             return
         if self._loading is None:
             self._loading = run_in_daemon_thread(self._load, name=f"ovserve-load-{self.label}")
-        self._loaded = await asyncio.shield(self._loading)
+        try:
+            self._loaded = await asyncio.shield(self._loading)
+        except StorageError:
+            self._loading = None  # storage trouble passes: the next request tries again
+            raise
 
     def _load(self) -> _Loaded:
         started = time.monotonic()
-        path = find_model_file(self.folder)
+        folder = self._source() if callable(self._source) else self._source
+        path = find_model_file(folder)
         if path is None:
-            raise ModelLoadError(f"no model file in version folder {self.folder.name}")
-        mapping = read_mapping(self.folder)
+            raise ModelLoadError(f"no model file in version folder {folder.name}")
+        mapping = read_mapping(folder)
         loaded, plan = self._build(path, mapping, dynamic=True)
         if loaded is None:
             log.warning(

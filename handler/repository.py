@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from .config import ModelConfig
 from .daemon_threads import run_in_daemon_thread
-from .errors import ModelLoadError, NotFound, OvserveError
+from .errors import ModelLoadError, NotFound, OvserveError, StorageError
 from .model import ServedModel
 from .reshape import short_reason
 from .storage import Storage, storage_for
@@ -72,6 +72,7 @@ class ModelEntry:
         self._refresh_lock = asyncio.Lock()
         self._cpu_extension = cpu_extension
         self._reported_skips: set[str] = set()
+        self._outage = False
 
     @property
     def name(self) -> str:
@@ -91,7 +92,19 @@ class ModelEntry:
     async def refresh(self, preload: bool = False) -> None:
         """Bring versions in line with storage and policy; loads new versions before retiring old ones."""
         async with self._refresh_lock:
-            present = await run_in_daemon_thread(self.storage.list_versions, name=f"ovserve-list-{self.name}")
+            try:
+                present = await run_in_daemon_thread(self.storage.list_versions, name=f"ovserve-list-{self.name}")
+            except StorageError as exc:
+                if not self._outage:  # once per outage, not once per poll
+                    log.warning("storage unreachable; serving the versions already loaded",
+                                extra={"model": self.name, "reason": exc.message})
+                else:
+                    log.debug("storage still unreachable", extra={"model": self.name})
+                self._outage = True
+                raise
+            if self._outage:
+                log.info("storage reachable again", extra={"model": self.name})
+                self._outage = False
             self._report_skips()
             for version, fingerprint in list(self._failed.items()):
                 if present.get(version) != fingerprint:
@@ -122,7 +135,7 @@ class ModelEntry:
         return entry is None or entry.state in (UNLOADING, END)
 
     async def _add(self, version: int, fingerprint: str, eager: bool) -> None:
-        served = ServedModel(self.config, version, self.storage.local_folder(version), self._cpu_extension)
+        served = ServedModel(self.config, version, lambda: self.storage.local_folder(version), self._cpu_extension)
         entry = VersionEntry(served, fingerprint)
         previous = self.versions.get(version)
         if previous is not None and previous.state == UNLOADING:
@@ -135,6 +148,10 @@ class ModelEntry:
         entry.state = LOADING
         try:
             await served.ensure_loaded()
+        except StorageError as exc:  # not the version's fault: forget it, the next poll tries again
+            del self.versions[version]
+            log.warning("version not fetched", extra={"model": self.name, "version": version, "reason": exc.message})
+            return
         except Exception as exc:
             self._mark_failed(entry, exc)
             return
@@ -216,8 +233,10 @@ class ModelEntry:
 class Repository:
     """All served models, and the poller that keeps them in step with storage."""
 
-    def __init__(self, configs: list[ModelConfig], cpu_extension: str | None = None) -> None:
-        self.models = {c.name: ModelEntry(c, storage_for(c.base_path), cpu_extension) for c in configs}
+    def __init__(
+        self, configs: list[ModelConfig], cpu_extension: str | None = None, storage_cache_dir: str | None = None
+    ) -> None:
+        self.models = {c.name: ModelEntry(c, storage_for(c.base_path, storage_cache_dir), cpu_extension) for c in configs}
         self._poller: asyncio.Task | None = None
 
     def get(self, name: str) -> ModelEntry:
@@ -226,11 +245,19 @@ class Repository:
             raise NotFound(f"Model '{name}' not found: no model of that name is served")
         return model
 
-    async def refresh_all(self, preload: bool = False) -> None:
-        """One scan of every model; a failure in one never stops the others."""
+    async def refresh_all(self, preload: bool = False, strict: bool = False) -> None:
+        """One scan of every model; a failure in one never stops the others.
+
+        ``strict`` (start-up) lets a StorageError through: a wrong bucket or
+        credentials should stop the server with a clear message, not leave it
+        serving nothing.
+        """
         for model in self.models.values():
             try:
                 await model.refresh(preload=preload)
+            except StorageError:
+                if strict:
+                    raise
             except Exception as exc:
                 log.error("model refresh failed", extra={"model": model.name, "reason": short_reason(exc)})
 

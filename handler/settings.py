@@ -40,6 +40,7 @@ class ServerSettings:
     file_system_poll_wait_seconds: int = 1
     cpu_extension: str | None = None
     shutdown_timeout_seconds: float = 25.0
+    storage_cache_dir: str | None = None
 
 
 class _Parser(argparse.ArgumentParser):
@@ -70,6 +71,7 @@ _FLAGS: tuple[tuple[str, str], ...] = (
     ("target_device", "OpenVINO device (default CPU)"),
     ("plugin_config", "JSON object of OpenVINO properties"),
     ("cache_dir", "compiled-model cache folder (speeds up later starts)"),
+    ("storage_cache_dir", "where models from s3:// are mirrored (default: a folder under the system temp dir)"),
     ("max_queued_requests", "requests allowed to wait for a free inference slot per version (default 128)"),
     ("log_level", "DEBUG, INFO, WARNING or ERROR (default INFO)"),
     ("log_path", "write logs to this file instead of stderr"),
@@ -190,5 +192,6 @@ def load_settings(argv: Sequence[str], environ: Mapping[str, str] | None = None)
         ),
         cpu_extension=values.get("cpu_extension") or None,
         shutdown_timeout_seconds=shutdown_timeout,
+        storage_cache_dir=values.get("storage_cache_dir") or None,
     )
 

@@ -89,11 +89,17 @@ def _fingerprint(folder: Path) -> str:
     return digest.hexdigest()
 
 
-def storage_for(base_path: str) -> Storage:
-    """The storage that serves ``base_path``; remote schemes arrive with the storage backends."""
+def storage_for(base_path: str, cache_dir: str | None = None) -> Storage:
+    """The storage that serves ``base_path``: a local folder or s3://; remote ones mirror into ``cache_dir``."""
+    if base_path.startswith("s3://"):
+        from .remote_cache import default_root
+        from .storage_s3 import S3Storage
+
+        root = Path(cache_dir) / default_root(base_path).name if cache_dir else None
+        return S3Storage(base_path, root)
     if "://" in base_path and not base_path.startswith("file://"):
         from .errors import ConfigError
 
         scheme = base_path.split("://", 1)[0]
-        raise ConfigError(f"base_path: {scheme}:// storage is not supported yet; expected a local folder")
+        raise ConfigError(f"base_path: {scheme}:// storage is not supported yet; expected a local folder or s3://")
     return LocalStorage(base_path.removeprefix("file://"))

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 
 from ovserve.handler import logs
 from ovserve.handler.engine import Engine
-from ovserve.handler.errors import ConfigError
+from ovserve.handler.errors import ConfigError, StorageError
 from ovserve.handler.settings import ServerSettings, load_settings
 
 from .app import create_app
@@ -59,7 +59,7 @@ async def serve(settings: ServerSettings) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopping.set)
 
-    engine = Engine.from_configs(list(settings.models), settings.cpu_extension)
+    engine = Engine.from_configs(list(settings.models), settings.cpu_extension, settings.storage_cache_dir)
     tracker = InFlight()
     rest = await _start_rest(settings, engine, tracker) if settings.rest_port else None
     grpc_server = None
@@ -73,7 +73,8 @@ async def serve(settings: ServerSettings) -> None:
     starting = loop.create_task(engine.start(preload=preload, poll_seconds=settings.file_system_poll_wait_seconds))
     waiting = loop.create_task(stopping.wait())
     await asyncio.wait({starting, waiting}, return_when=asyncio.FIRST_COMPLETED)
-    if starting.done() and starting.exception() is None:
+    failure = starting.exception() if starting.done() else None
+    if starting.done() and failure is None:
         if rest is not None:
             rest.app.ctx.started = True
         log.info("models discovered; serving", extra={"models": [m.name for m in settings.models]})
@@ -93,6 +94,8 @@ async def serve(settings: ServerSettings) -> None:
     await asyncio.gather(*stops)
     await engine.stop()
     log.info("stopped")
+    if failure is not None:
+        raise failure  # e.g. StorageError: a bucket that cannot be listed at start-up
 
 
 def _event_loop_policy() -> None:
@@ -118,6 +121,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"ovserve: {exc.message}", file=sys.stderr)
         return 2
+    except StorageError as exc:
+        log.error("cannot start", extra={"reason": exc.message})
+        print(f"ovserve: {exc.message}", file=sys.stderr)
+        return 1
     except OSError as exc:
         log.error("cannot start", extra={"reason": str(exc)})
         print(f"ovserve: cannot start: {exc}", file=sys.stderr)

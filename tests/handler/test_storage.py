@@ -199,7 +199,7 @@ def test_fingerprint_of_one_version_ignores_changes_in_another(tmp_path, version
 # --- storage_for ------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("base_path", ["s3://bucket/models/resnet", "gs://bucket/model", "az://container/model"])
+@pytest.mark.parametrize("base_path", ["gs://bucket/model", "az://container/model", "ftp://host/model"])
 def test_storage_for_rejects_remote_schemes(base_path):
     with pytest.raises(ConfigError) as caught:
         storage_for(base_path)
@@ -228,3 +228,12 @@ def test_storage_for_accepts_file_urls(tmp_path):
     assert isinstance(storage, LocalStorage)
     assert list(storage.list_versions()) == [3]
     assert storage.local_folder(3) == tmp_path / "3"
+
+
+def test_storage_for_s3_mirrors_into_the_given_cache(tmp_path):
+    from ovserve.handler.storage_s3 import S3Storage
+
+    storage = storage_for("s3://bucket/models/resnet", str(tmp_path))
+    assert isinstance(storage, S3Storage)
+    assert (storage.bucket, storage.prefix) == ("bucket", "models/resnet/")
+    assert storage.cache.root.parent == tmp_path

@@ -1,0 +1,91 @@
+"""Models served from S3 (moto's real S3 server on 127.0.0.1): versions come and go, outages pass."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests import models
+from tests.storage_servers import MotoS3
+
+SECRET = "SECRET-never-logged-4f2a"
+X = {"instances": [[0.0] * 10]}
+
+
+@pytest.fixture
+def s3():
+    server = MotoS3()
+    yield server
+    server.stop()
+
+
+def s3_env(s3: MotoS3) -> dict:
+    return {
+        "AWS_ENDPOINT_URL_S3": s3.endpoint,
+        "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE",
+        "AWS_SECRET_ACCESS_KEY": SECRET,
+        "AWS_REGION": "us-east-1",
+    }
+
+
+def wait_until(condition, what: str, server, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}: {server.read_log()}"
+        time.sleep(0.1)
+
+
+def states(server) -> dict[str, str]:
+    response = server.client.get("/v1/models/add")
+    return {row["version"]: row["state"] for row in response.json().get("model_version_status", [])}
+
+
+def answer(server, version: int | None = None) -> tuple[int, float | None]:
+    path = f"/v1/models/add/versions/{version}:predict" if version else "/v1/models/add:predict"
+    response = server.client.post(path, json=X)
+    return response.status_code, response.json()["predictions"][0][0] if response.status_code == 200 else None
+
+
+def test_serve_update_survive_an_outage_and_recover(s3, start_server, tmp_path):
+    s3.client().create_bucket(Bucket="models")
+    s3.upload_model("models", "zoo/add", 1, models.add_one(value=1.0), tmp_path)
+    server = start_server(
+        "--model_name", "add", "--model_path", "s3://models/zoo/add", "--model_version_policy", '{"all": {}}',
+        "--file_system_poll_wait_seconds", "1", "--storage_cache_dir", str(tmp_path / "cache"), "--log_level", "DEBUG",
+        env=s3_env(s3),
+    )
+    assert answer(server) == (200, 1.0)
+
+    s3.upload_model("models", "zoo/add", 2, models.add_one(value=2.0), tmp_path)
+    wait_until(lambda: states(server).get("2") == "AVAILABLE", "version 2 from the bucket", server)
+    assert answer(server) == (200, 2.0)
+    assert (tmp_path / "cache").exists() and any((tmp_path / "cache").rglob("model.bin"))
+
+    s3.delete_version("models", "zoo/add", 1)
+    wait_until(lambda: states(server).get("1") == "END", "version 1 gone", server)
+    assert answer(server, 1)[0] == 404
+
+    s3.stop()  # outage: loaded versions keep answering
+    wait_until(lambda: "storage still unreachable" in server.log_path.read_text(), "two failed polls", server)
+    assert [answer(server) for _ in range(5)] == [(200, 2.0)] * 5
+
+    s3.start()  # moto starts empty: the bucket comes back with a new version
+    s3.client().create_bucket(Bucket="models")
+    for version in (2, 3):
+        s3.upload_model("models", "zoo/add", version, models.add_one(value=float(version)), tmp_path)
+    wait_until(lambda: states(server).get("3") == "AVAILABLE", "version 3 after the outage", server)
+    assert answer(server) == (200, 3.0)
+
+    log = server.log_path.read_text()
+    assert log.count("storage unreachable; serving the versions already loaded") == 1
+    assert "storage reachable again" in log
+    assert SECRET not in log
+
+
+def test_wrong_bucket_stops_start_up_with_the_url(s3, start_server, tmp_path):
+    server = start_server("--model_name", "add", "--model_path", "s3://no-such-bucket/add", env=s3_env(s3), wait=False)
+    assert server.process.wait(60) == 1
+    log = server.log_path.read_text()
+    assert "s3://no-such-bucket/add" in log and "NoSuchBucket" in log
+    assert SECRET not in log

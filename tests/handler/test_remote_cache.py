@@ -1,0 +1,81 @@
+"""The local mirror of remote versions: complete files only, nothing outside the cache, no needless downloads."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ovserve.handler.errors import ModelLoadError
+from ovserve.handler.remote_cache import MANIFEST, RemoteFile, RemoteVersionCache, fingerprint, safe_relative
+
+CONTENT = {"k/1/model.xml": b"<xml/>", "k/1/model.bin": b"\x00" * 8, "k/1/sub/extra.txt": b"hello"}
+
+
+def files(content=CONTENT, etag="e1") -> list[RemoteFile]:
+    return [RemoteFile(key.split("/", 2)[2], key, etag, len(data)) for key, data in content.items()]
+
+
+class Store:
+    """Stands in for a bucket: counts downloads and can truncate one object."""
+
+    def __init__(self, content=CONTENT) -> None:
+        self.content = dict(content)
+        self.downloads: list[str] = []
+        self.truncate: str | None = None
+
+    def download(self, key: str, target) -> None:
+        self.downloads.append(key)
+        data = self.content[key]
+        target.write_bytes(data[:-1] if key == self.truncate else data)
+
+
+def test_fetch_writes_every_file_and_a_manifest(tmp_path):
+    store = Store()
+    folder = RemoteVersionCache(tmp_path).fetch(1, files(), store.download)
+    assert (folder / "model.xml").read_bytes() == b"<xml/>"
+    assert (folder / "sub" / "extra.txt").read_bytes() == b"hello"
+    assert set(json.loads((folder / MANIFEST).read_text())) == {"model.xml", "model.bin", "sub/extra.txt"}
+    assert not list(folder.rglob("*.part"))
+
+
+def test_unchanged_files_are_not_downloaded_again_and_changed_ones_are(tmp_path):
+    cache, store = RemoteVersionCache(tmp_path), Store()
+    cache.fetch(1, files(), store.download)
+    store.downloads.clear()
+    cache.fetch(1, files(), store.download)
+    assert store.downloads == []
+    changed = files()
+    changed[0] = RemoteFile(changed[0].path, changed[0].key, "e2", changed[0].size)
+    cache.fetch(1, changed, store.download)
+    assert store.downloads == [changed[0].key]
+
+
+def test_files_removed_remotely_are_removed_locally(tmp_path):
+    cache, store = RemoteVersionCache(tmp_path), Store()
+    folder = cache.fetch(1, files(), store.download)
+    cache.fetch(1, [f for f in files() if f.path != "sub/extra.txt"], store.download)
+    assert not (folder / "sub" / "extra.txt").exists()
+
+
+def test_an_incomplete_download_is_refused_and_never_renamed_into_place(tmp_path):
+    store = Store()
+    store.truncate = "k/1/model.bin"
+    with pytest.raises(ModelLoadError, match="incomplete"):
+        RemoteVersionCache(tmp_path).fetch(1, files(), store.download)
+    assert not (tmp_path / "1" / "model.bin").exists()
+    assert not (tmp_path / "1" / MANIFEST).exists()
+
+
+@pytest.mark.parametrize("path", ["../escape.bin", "/abs/model.xml", "a/../../b", "", "a\\..\\b"])
+def test_paths_leaving_the_folder_are_refused_before_writing(tmp_path, path):
+    assert safe_relative(path) is None
+    bad = [RemoteFile(path, f"k/1/{path}", "e", 1)]
+    with pytest.raises(ModelLoadError, match="leaves the version folder"):
+        RemoteVersionCache(tmp_path / "cache").fetch(1, bad, Store({f"k/1/{path}": b"x"}).download)
+    assert not (tmp_path / "escape.bin").exists()
+
+
+def test_fingerprint_follows_etags_not_order():
+    assert fingerprint(files()) == fingerprint(list(reversed(files())))
+    assert fingerprint(files()) != fingerprint(files(etag="e2"))
