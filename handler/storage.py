@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 from pathlib import Path
 from typing import Protocol
 
@@ -91,15 +92,33 @@ def _fingerprint(folder: Path) -> str:
 
 def storage_for(base_path: str, cache_dir: str | None = None) -> Storage:
     """The storage that serves ``base_path``: a local folder or s3://; remote ones mirror into ``cache_dir``."""
-    if base_path.startswith("s3://"):
-        from .remote_cache import default_root
-        from .storage_s3 import S3Storage
+    from .archives import is_archive
+    from .remote_cache import default_root
 
-        root = Path(cache_dir) / default_root(base_path).name if cache_dir else None
-        return S3Storage(base_path, root)
+    root = Path(cache_dir) / default_root(base_path).name if cache_dir else None
+    if base_path.startswith("s3://"):
+        from .storage_s3 import S3Storage, s3_archive
+
+        return s3_archive(base_path, root) if is_archive(base_path) else S3Storage(base_path, root)
+    if is_archive(base_path):
+        return _local_archive(Path(base_path.removeprefix("file://")), root)
     if "://" in base_path and not base_path.startswith("file://"):
         from .errors import ConfigError
 
         scheme = base_path.split("://", 1)[0]
         raise ConfigError(f"base_path: {scheme}:// storage is not supported yet; expected a local folder or s3://")
     return LocalStorage(base_path.removeprefix("file://"))
+
+
+def _local_archive(path: Path, root: Path | None) -> Storage:
+    from .archives import ArchiveStorage
+    from .errors import StorageError
+
+    def stat() -> str:
+        try:
+            info = path.stat()
+        except OSError:
+            raise StorageError(f"cannot read {path}: no such archive") from None
+        return f"{info.st_size}-{info.st_mtime_ns}"
+
+    return ArchiveStorage(str(path), stat, lambda target: shutil.copyfile(path, target), root)

@@ -119,3 +119,36 @@ class S3Storage:
             return self.cache.fetch(version, files, download)
         except (ClientError, BotoCoreError) as exc:
             raise StorageError(f"cannot download version {version} from {self.url}: {type(exc).__name__}") from None
+
+
+def s3_archive(url: str, cache_root: Path | None) -> Any:
+    """``s3://bucket/key.tar.gz``: fingerprinted by ETag, downloaded only when it changed."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from .archives import ArchiveStorage
+
+    bucket, key = parse_url(url)
+    key = key.rstrip("/")
+    client: list[Any] = []
+
+    def s3() -> Any:
+        if not client:
+            client.append(_client())
+        return client[0]
+
+    def stat() -> str:
+        try:
+            head = s3().head_object(Bucket=bucket, Key=key)
+        except ClientError as exc:
+            raise StorageError(f"cannot read {url}: {exc.response.get('Error', {}).get('Code', 'error')}") from None
+        except BotoCoreError as exc:
+            raise StorageError(f"cannot reach {url}: {type(exc).__name__}") from None
+        return f"{head.get('ETag', '').strip(chr(34))}-{head.get('ContentLength', 0)}"
+
+    def fetch(target: Path) -> None:
+        try:
+            s3().download_file(bucket, key, str(target))
+        except (ClientError, BotoCoreError) as exc:
+            raise StorageError(f"cannot download {url}: {type(exc).__name__}") from None
+
+    return ArchiveStorage(url, stat, fetch, cache_root)

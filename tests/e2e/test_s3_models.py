@@ -89,3 +89,20 @@ def test_wrong_bucket_stops_start_up_with_the_url(s3, start_server, tmp_path):
     log = server.log_path.read_text()
     assert "s3://no-such-bucket/add" in log and "NoSuchBucket" in log
     assert SECRET not in log
+
+
+def test_model_tar_gz_in_a_bucket(s3, start_server, tmp_path):
+    import tarfile
+
+    source = models.write_version(tmp_path / "src", 1, models.add_one(value=7.0))
+    archive = tmp_path / "model.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:  # SageMaker style: the model at the archive's top
+        for name in ("model.xml", "model.bin"):
+            tar.add(source / name, arcname=name)
+    s3.client().create_bucket(Bucket="artifacts")
+    s3.client().upload_file(str(archive), "artifacts", "jobs/42/output/model.tar.gz")
+    server = start_server(
+        "--model_name", "add", "--model_path", "s3://artifacts/jobs/42/output/model.tar.gz",
+        "--storage_cache_dir", str(tmp_path / "cache"), env=s3_env(s3),
+    )
+    assert answer(server) == (200, 7.0)
