@@ -97,16 +97,22 @@ def storage_for(base_path: str, cache_dir: str | None = None) -> Storage:
 
     root = Path(cache_dir) / default_root(base_path).name if cache_dir else None
     if base_path.startswith("s3://"):
+        _require("boto3", "s3", base_path)
         from .storage_s3 import S3Storage, s3_archive
 
         return s3_archive(base_path, root) if is_archive(base_path) else S3Storage(base_path, root)
+    if base_path.startswith("gs://"):
+        _require("google.cloud.storage", "gcs", base_path)
+        from .storage_gcs import GCSStorage
+
+        return GCSStorage(base_path, root)
     if is_archive(base_path):
         return _local_archive(Path(base_path.removeprefix("file://")), root)
     if "://" in base_path and not base_path.startswith("file://"):
         from .errors import ConfigError
 
         scheme = base_path.split("://", 1)[0]
-        raise ConfigError(f"base_path: {scheme}:// storage is not supported yet; expected a local folder or s3://")
+        raise ConfigError(f"base_path: {scheme}:// storage is not supported yet; expected a local folder, s3:// or gs://")
     return LocalStorage(base_path.removeprefix("file://"))
 
 
@@ -122,3 +128,17 @@ def _local_archive(path: Path, root: Path | None) -> Storage:
         return f"{info.st_size}-{info.st_mtime_ns}"
 
     return ArchiveStorage(str(path), stat, lambda target: shutil.copyfile(path, target), root)
+
+
+def _require(module: str, extra: str, base_path: str) -> None:
+    """A clear start-up error when the client library for ``base_path`` is not installed."""
+    import importlib.util
+
+    from .errors import ConfigError
+
+    try:
+        found = importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:
+        found = False
+    if not found:
+        raise ConfigError(f"base_path: {base_path} needs {module}; install ovserve[{extra}]")

@@ -10,23 +10,17 @@ public buckets accept. boto3 is imported only when an s3:// path is served.
 from __future__ import annotations
 
 import os
-from collections import defaultdict
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError, StorageError
-from .model_files import MODEL_SUFFIXES
-from .remote_cache import RemoteFile, RemoteVersionCache, default_root, fingerprint
+from .errors import StorageError
+from .storage_objects import ObjectStoreStorage, split_url
 
 
 def parse_url(url: str) -> tuple[str, str]:
     """``s3://bucket/prefix`` -> (bucket, "prefix/")."""
-    rest = url[len("s3://"):]
-    bucket, _, prefix = rest.partition("/")
-    if not bucket:
-        raise ConfigError(f"base_path: {url!r} names no bucket; expected s3://bucket/path/to/model")
-    prefix = prefix.strip("/")
-    return bucket, f"{prefix}/" if prefix else ""
+    return split_url(url, "s3")
 
 
 def _client() -> Any:
@@ -47,78 +41,44 @@ def _client() -> Any:
     return session.client("s3", endpoint_url=endpoint, config=Config(**options))
 
 
-def _is_model_file(path: str) -> bool:
-    name = path.rsplit("/", 1)[-1]
-    return "/" not in path and (name == "saved_model.pb" or any(name.lower().endswith(s) for s in MODEL_SUFFIXES))
+def _failure(url: str, exc: Exception, doing: str) -> StorageError:
+    from botocore.exceptions import ClientError
+
+    if isinstance(exc, ClientError):
+        return StorageError(f"cannot {doing} {url}: {exc.response.get('Error', {}).get('Code', 'error')}")
+    return StorageError(f"cannot reach {url}: {type(exc).__name__}")
 
 
-class S3Storage:
+class S3Storage(ObjectStoreStorage):
     """Version folders under ``s3://bucket/prefix``, mirrored into a local cache."""
 
     def __init__(self, url: str, cache_root: Path | None = None) -> None:
-        self.url = url
-        self.bucket, self.prefix = parse_url(url)
-        self.cache = RemoteVersionCache(cache_root or default_root(url))
+        self.bucket, prefix = parse_url(url)
+        super().__init__(url, prefix, cache_root)
         self._client_instance: Any = None
-        self._files: dict[int, list[RemoteFile]] = {}
-        self._skipped: list[str] = []
 
     def _client(self) -> Any:
         if self._client_instance is None:
             self._client_instance = _client()
         return self._client_instance
 
-    def _list(self) -> dict[int, list[RemoteFile]]:
+    def objects(self) -> Iterator[tuple[str, str, int]]:
         from botocore.exceptions import BotoCoreError, ClientError
 
-        found: dict[int, list[RemoteFile]] = defaultdict(list)
         try:
             pages = self._client().get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=self.prefix)
-            for page in pages:
-                for item in page.get("Contents", []):
-                    relative = item["Key"][len(self.prefix):]
-                    version, _, path = relative.partition("/")
-                    if not (version.isascii() and version.isdigit()) or int(version) < 1 or not path or path.endswith("/"):
-                        continue
-                    found[int(version)].append(RemoteFile(path, item["Key"], item.get("ETag", "").strip('"'), item["Size"]))
-        except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "error")
-            raise StorageError(f"cannot list {self.url}: {code}") from None
-        except BotoCoreError as exc:
-            raise StorageError(f"cannot reach {self.url}: {type(exc).__name__}") from None
-        return found
+            listed = [(i["Key"], i.get("ETag", "").strip('"'), i["Size"]) for page in pages for i in page.get("Contents", [])]
+        except (ClientError, BotoCoreError) as exc:
+            raise _failure(self.url, exc, "list") from None
+        return iter(listed)
 
-    def list_versions(self) -> dict[int, str]:
-        listed = self._list()
-        versions, skipped = {}, []
-        for version, files in listed.items():
-            if any(_is_model_file(f.path) for f in files):
-                versions[version] = fingerprint(files)
-            else:
-                skipped.append(f"{version}: no model file")
-        self._files = {v: listed[v] for v in versions}
-        self._skipped = skipped
-        return versions
-
-    def skipped(self) -> list[str]:
-        return list(self._skipped)
-
-    def local_folder(self, version: int) -> Path:
-        """Download what changed (blocking: callers run it on a worker thread)."""
+    def download(self, key: str, target: Path) -> None:
         from botocore.exceptions import BotoCoreError, ClientError
 
-        files = self._files.get(version)
-        if files is None:
-            files = self._list().get(version, [])
-        client = self._client()
-
-        def download(key: str, target: Path) -> None:
-            client.download_file(self.bucket, key, str(target))  # streams to disk in parts
-
         try:
-            return self.cache.fetch(version, files, download)
+            self._client().download_file(self.bucket, key, str(target))  # streams to disk in parts
         except (ClientError, BotoCoreError) as exc:
-            raise StorageError(f"cannot download version {version} from {self.url}: {type(exc).__name__}") from None
+            raise _failure(self.url, exc, "download") from None
 
 
 def s3_archive(url: str, cache_root: Path | None) -> Any:
@@ -129,26 +89,13 @@ def s3_archive(url: str, cache_root: Path | None) -> Any:
 
     bucket, key = parse_url(url)
     key = key.rstrip("/")
-    client: list[Any] = []
-
-    def s3() -> Any:
-        if not client:
-            client.append(_client())
-        return client[0]
+    store = S3Storage(f"s3://{bucket}", cache_root)
 
     def stat() -> str:
         try:
-            head = s3().head_object(Bucket=bucket, Key=key)
-        except ClientError as exc:
-            raise StorageError(f"cannot read {url}: {exc.response.get('Error', {}).get('Code', 'error')}") from None
-        except BotoCoreError as exc:
-            raise StorageError(f"cannot reach {url}: {type(exc).__name__}") from None
+            head = store._client().head_object(Bucket=bucket, Key=key)
+        except (ClientError, BotoCoreError) as exc:
+            raise _failure(url, exc, "read") from None
         return f"{head.get('ETag', '').strip(chr(34))}-{head.get('ContentLength', 0)}"
 
-    def fetch(target: Path) -> None:
-        try:
-            s3().download_file(bucket, key, str(target))
-        except (ClientError, BotoCoreError) as exc:
-            raise StorageError(f"cannot download {url}: {type(exc).__name__}") from None
-
-    return ArchiveStorage(url, stat, fetch, cache_root)
+    return ArchiveStorage(url, stat, lambda target: store.download(key, target), cache_root)

@@ -1,4 +1,8 @@
-"""Real storage servers on 127.0.0.1 for the tests: moto's S3 server (more emulators join here)."""
+"""Real storage servers on 127.0.0.1 for the tests: moto's S3 server and gcp-storage-emulator.
+
+Both offer the same small interface (start, stop, create_bucket, put_file,
+delete_version, env, url) so one scenario runs against each.
+"""
 
 from __future__ import annotations
 
@@ -25,8 +29,10 @@ def _wait_for_port(port: int, process: subprocess.Popen, timeout: float = 30) ->
     raise TimeoutError(f"nothing listens on {port}")
 
 
-class MotoS3:
-    """``python -m moto.server`` on a free port; ``restart`` keeps the port (and loses the data, as moto does)."""
+class _Emulator:
+    """A storage server process on a free port; ``start`` after ``stop`` keeps the port and starts empty."""
+
+    scheme = ""
 
     def __init__(self) -> None:
         self.port = free_port()
@@ -34,17 +40,48 @@ class MotoS3:
         self.process: subprocess.Popen | None = None
         self.start()
 
+    def command(self) -> list[str]:
+        raise NotImplementedError
+
     def start(self) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
+        self.process = subprocess.Popen(self.command(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         _wait_for_port(self.port, self.process)
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             self.process.wait(10)
+
+    def url(self, bucket: str, path: str) -> str:
+        return f"{self.scheme}://{bucket}/{path}"
+
+    def upload_model(self, bucket: str, prefix: str, version: int, model: ov.Model, scratch: Path) -> None:
+        folder = scratch / f"upload-{prefix.replace('/', '_')}-{version}"
+        folder.mkdir(parents=True, exist_ok=True)
+        ov.save_model(model, folder / "model.xml", compress_to_fp16=False)
+        for name in ("model.xml", "model.bin"):
+            self.put_file(bucket, f"{prefix}/{version}/{name}", folder / name)
+
+
+class MotoS3(_Emulator):
+    """moto's S3 server."""
+
+    scheme = "s3"
+
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)]
+
+    def env(self, secret: str) -> dict:
+        return {
+            "AWS_ENDPOINT_URL_S3": self.endpoint, "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE",
+            "AWS_SECRET_ACCESS_KEY": secret, "AWS_REGION": "us-east-1",
+        }
+
+    def create_bucket(self, bucket: str) -> None:
+        self.client().create_bucket(Bucket=bucket)
+
+    def put_file(self, bucket: str, key: str, path: Path) -> None:
+        self.client().upload_file(str(path), bucket, key)
 
     def client(self):
         import boto3
@@ -54,16 +91,38 @@ class MotoS3:
             aws_access_key_id="testing", aws_secret_access_key="testing",
         )
 
-    def upload_model(self, bucket: str, prefix: str, version: int, model: ov.Model, scratch: Path) -> None:
-        folder = scratch / f"upload-{prefix.replace('/', '_')}-{version}"
-        folder.mkdir(parents=True, exist_ok=True)
-        ov.save_model(model, folder / "model.xml", compress_to_fp16=False)
-        client = self.client()
-        for name in ("model.xml", "model.bin"):
-            client.upload_file(str(folder / name), bucket, f"{prefix}/{version}/{name}")
-
     def delete_version(self, bucket: str, prefix: str, version: int) -> None:
         client = self.client()
         listed = client.list_objects_v2(Bucket=bucket, Prefix=f"{prefix}/{version}/")
         for item in listed.get("Contents", []):
             client.delete_object(Bucket=bucket, Key=item["Key"])
+
+
+class GcsEmulator(_Emulator):
+    """gcp-storage-emulator, in memory."""
+
+    scheme = "gs"
+
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "gcp_storage_emulator", "start", "--host", "127.0.0.1", "--port", str(self.port),
+                "--in-memory"]
+
+    def env(self, secret: str) -> dict:
+        # The emulator needs no credentials; the secret stands in a variable a real deployment could hold.
+        return {"STORAGE_EMULATOR_HOST": self.endpoint, "OVSERVE_TEST_SECRET_TOKEN": secret}
+
+    def client(self):
+        from google.auth.credentials import AnonymousCredentials
+        from google.cloud import storage
+
+        return storage.Client(project="test", credentials=AnonymousCredentials(), client_options={"api_endpoint": self.endpoint})
+
+    def create_bucket(self, bucket: str) -> None:
+        self.client().create_bucket(bucket)
+
+    def put_file(self, bucket: str, key: str, path: Path) -> None:
+        self.client().bucket(bucket).blob(key).upload_from_filename(str(path))
+
+    def delete_version(self, bucket: str, prefix: str, version: int) -> None:
+        for blob in self.client().list_blobs(bucket, prefix=f"{prefix}/{version}/"):
+            blob.delete()
