@@ -6,6 +6,8 @@ REST_PORT ?= 8000
 GRPC_PORT ?= 9000
 # magika ships the pretrained ONNX model the tests use; its runtime dependencies are not needed.
 MAGIKA := magika==1.0.3
+# Azurite (Azure's storage emulator) comes from npm; the storage tests start it.
+AZURITE := azurite@3.37.0
 # The official TF Serving client (with all of TensorFlow) lives in its own venv: tests run it in a subprocess.
 TF_VENV := .venv-tfclient
 TF_CLIENT := tensorflow-serving-api==2.21.0
@@ -34,7 +36,11 @@ $(TF_VENV)/.installed:
 	$(TF_VENV)/bin/pip install --quiet $(TF_CLIENT)
 	touch $@
 
-test: $(VENV)/.test-installed $(TF_VENV)/.installed
+.npm/.installed:
+	npm install --silent --no-audit --no-fund --prefix .npm $(AZURITE)
+	touch $@
+
+test: $(VENV)/.test-installed $(TF_VENV)/.installed .npm/.installed
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q tests
 
@@ -55,4 +61,4 @@ example-model: $(VENV)/.server-installed
 	$(BIN)/python examples/make_example_model.py
 
 clean:
-	rm -rf $(VENV) $(TF_VENV) build *.egg-info
+	rm -rf $(VENV) $(TF_VENV) .npm build *.egg-info

@@ -54,3 +54,6 @@ def configure(level: str = "INFO", path: str | None = None) -> None:
         library.handlers = []
         library.propagate = True
     logging.getLogger("sanic.access").setLevel(logging.WARNING)
+    # Storage clients log requests (and, at DEBUG, signing details) in their own words: keep them to warnings.
+    for name in ("botocore", "boto3", "s3transfer", "urllib3", "azure", "google", "grpc"):
+        logging.getLogger(name).setLevel(max(logging.WARNING, root.level))

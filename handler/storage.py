@@ -101,6 +101,11 @@ def storage_for(base_path: str, cache_dir: str | None = None) -> Storage:
         from .storage_s3 import S3Storage, s3_archive
 
         return s3_archive(base_path, root) if is_archive(base_path) else S3Storage(base_path, root)
+    if base_path.startswith(("azure://", "az://")):
+        _require("azure.storage.blob", "azure", base_path)
+        from .storage_azure import AzureStorage
+
+        return AzureStorage(base_path, root)
     if base_path.startswith("gs://"):
         _require("google.cloud.storage", "gcs", base_path)
         from .storage_gcs import GCSStorage
@@ -112,7 +117,7 @@ def storage_for(base_path: str, cache_dir: str | None = None) -> Storage:
         from .errors import ConfigError
 
         scheme = base_path.split("://", 1)[0]
-        raise ConfigError(f"base_path: {scheme}:// storage is not supported yet; expected a local folder, s3:// or gs://")
+        raise ConfigError(f"base_path: {scheme}:// storage is not supported yet; expected a local folder, s3://, gs:// or azure://")
     return LocalStorage(base_path.removeprefix("file://"))
 
 

@@ -126,3 +126,52 @@ class GcsEmulator(_Emulator):
     def delete_version(self, bucket: str, prefix: str, version: int) -> None:
         for blob in self.client().list_blobs(bucket, prefix=f"{prefix}/{version}/"):
             blob.delete()
+
+
+AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="  # Azurite's public dev key
+
+
+def azurite_binary() -> str:
+    """Azurite from npm, installed by ``make test`` under .npm/ (or OVSERVE_AZURITE)."""
+    import os
+
+    from tests.serverproc import REPO
+
+    path = os.environ.get("OVSERVE_AZURITE") or str(REPO / ".npm" / "node_modules" / ".bin" / "azurite-blob")
+    assert Path(path).exists(), f"no Azurite at {path}: run `make test` (it installs azurite from npm)"
+    return path
+
+
+class Azurite(_Emulator):
+    """Azurite's blob service, in memory."""
+
+    scheme = "azure"
+
+    def command(self) -> list[str]:
+        return [azurite_binary(), "--blobHost", "127.0.0.1", "--blobPort", str(self.port), "--inMemoryPersistence",
+                "--skipApiVersionCheck", "--loose"]
+
+    def connection_string(self, key: str = AZURITE_KEY) -> str:
+        return (f"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={key};"
+                f"BlobEndpoint={self.endpoint}/devstoreaccount1;")
+
+    def env(self, secret: str) -> dict:
+        # Azurite checks the key, so the real one is used; the test looks for it in the logs.
+        return {"AZURE_STORAGE_CONNECTION_STRING": self.connection_string()}
+
+    def client(self):
+        from azure.storage.blob import BlobServiceClient
+
+        return BlobServiceClient.from_connection_string(self.connection_string())
+
+    def create_bucket(self, bucket: str) -> None:
+        self.client().create_container(bucket)
+
+    def put_file(self, bucket: str, key: str, path: Path) -> None:
+        with open(path, "rb") as data:
+            self.client().get_container_client(bucket).upload_blob(key, data, overwrite=True)
+
+    def delete_version(self, bucket: str, prefix: str, version: int) -> None:
+        container = self.client().get_container_client(bucket)
+        for blob in container.list_blobs(name_starts_with=f"{prefix}/{version}/"):
+            container.delete_blob(blob.name)

@@ -1,4 +1,7 @@
-"""Models served from buckets (moto's S3 server, gcp-storage-emulator, on 127.0.0.1): versions come and go, outages pass."""
+"""Models served from buckets (moto's S3 server, gcp-storage-emulator, Azurite, all on 127.0.0.1).
+
+Versions come and go, outages pass, secrets stay out of the logs.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +11,13 @@ import time
 import pytest
 
 from tests import models
-from tests.storage_servers import GcsEmulator, MotoS3
+from tests.storage_servers import AZURITE_KEY, Azurite, GcsEmulator, MotoS3
 
 SECRET = "SECRET-never-logged-4f2a"
 X = {"instances": [[0.0] * 10]}
 
 
-@pytest.fixture(params=[MotoS3, GcsEmulator], ids=["s3", "gcs"])
+@pytest.fixture(params=[MotoS3, GcsEmulator, Azurite], ids=["s3", "gcs", "azure"])
 def bucket_server(request):
     server = request.param()
     yield server
@@ -73,7 +76,7 @@ def test_serve_update_survive_an_outage_and_recover(bucket_server, start_server,
     log = server.log_path.read_text()
     assert log.count("storage unreachable; serving the versions already loaded") == 1
     assert "storage reachable again" in log
-    assert SECRET not in log
+    assert SECRET not in log and AZURITE_KEY not in log
 
 
 def test_wrong_bucket_stops_start_up_with_the_url(bucket_server, start_server):
@@ -82,7 +85,7 @@ def test_wrong_bucket_stops_start_up_with_the_url(bucket_server, start_server):
     assert server.process.wait(60) == 1
     log = server.log_path.read_text()
     assert url in log and "cannot list" in log
-    assert SECRET not in log
+    assert SECRET not in log and AZURITE_KEY not in log
 
 
 def test_model_tar_gz_in_a_bucket(start_server, tmp_path):

@@ -237,3 +237,14 @@ def test_storage_for_s3_mirrors_into_the_given_cache(tmp_path):
     assert isinstance(storage, S3Storage)
     assert (storage.bucket, storage.prefix) == ("bucket", "models/resnet/")
     assert storage.cache.root.parent == tmp_path
+
+
+def test_azure_needs_a_connection_string_and_names_it(tmp_path, monkeypatch):
+    from ovserve.handler.storage_azure import AzureStorage
+
+    monkeypatch.delenv("AZURE_STORAGE_CONNECTION_STRING", raising=False)
+    storage = storage_for("az://container/models/resnet", str(tmp_path))
+    assert isinstance(storage, AzureStorage)
+    assert (storage.container, storage.prefix) == ("container", "models/resnet/")
+    with pytest.raises(ConfigError, match="AZURE_STORAGE_CONNECTION_STRING: missing"):
+        storage.list_versions()
