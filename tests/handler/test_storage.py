@@ -199,7 +199,7 @@ def test_fingerprint_of_one_version_ignores_changes_in_another(tmp_path, version
 # --- storage_for ------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("base_path", ["hdfs://cluster/model", "az://container/model", "ftp://host/model"])
+@pytest.mark.parametrize("base_path", ["hdfs://cluster/model", "wasbs://container/model", "ftp://host/model"])
 def test_storage_for_rejects_remote_schemes(base_path):
     with pytest.raises(ConfigError) as caught:
         storage_for(base_path)
