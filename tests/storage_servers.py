@@ -48,9 +48,14 @@ class _Emulator:
         _wait_for_port(self.port, self.process)
 
     def stop(self) -> None:
+        """Terminate; kill if it lingers (Azurite waits for clients' keep-alive connections to close)."""
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
-            self.process.wait(10)
+            try:
+                self.process.wait(3)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
 
     def url(self, bucket: str, path: str) -> str:
         return f"{self.scheme}://{bucket}/{path}"
