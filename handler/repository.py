@@ -73,6 +73,7 @@ class ModelEntry:
         self._cpu_extension = cpu_extension
         self._reported_skips: set[str] = set()
         self._outage = False
+        self._fetch_failures: dict[int, str] = {}
 
     @property
     def name(self) -> str:
@@ -142,6 +143,15 @@ class ModelEntry:
             return  # still draining; the next poll brings it back
         self.versions[version] = entry
         if not eager:
+            if getattr(self.storage, "remote", False):
+                entry.state = LOADING  # files first: a version is AVAILABLE only once all of them are here
+                try:
+                    await run_in_daemon_thread(lambda: self.storage.local_folder(version), name=f"ovserve-fetch-{self.name}")
+                except (StorageError, ModelLoadError) as exc:
+                    del self.versions[version]
+                    self._fetch_failed(version, exc.message)
+                    return
+                self._fetch_failures.pop(version, None)
             entry.state = AVAILABLE
             log.info("version available (loads on first use)", extra={"model": self.name, "version": version})
             return
@@ -150,13 +160,19 @@ class ModelEntry:
             await served.ensure_loaded()
         except StorageError as exc:  # not the version's fault: forget it, the next poll tries again
             del self.versions[version]
-            log.warning("version not fetched", extra={"model": self.name, "version": version, "reason": exc.message})
+            self._fetch_failed(version, exc.message)
             return
         except Exception as exc:
             self._mark_failed(entry, exc)
             return
         entry.state = AVAILABLE
         log.info("version available", extra={"model": self.name, "version": version})
+
+    def _fetch_failed(self, version: int, reason: str) -> None:
+        """Log a version that could not be fetched, once per reason rather than once per poll."""
+        if self._fetch_failures.get(version) != reason:
+            log.warning("version not fetched", extra={"model": self.name, "version": version, "reason": reason})
+        self._fetch_failures[version] = reason
 
     def _mark_failed(self, entry: VersionEntry, exc: BaseException) -> None:
         reason = exc.message if isinstance(exc, OvserveError) else short_reason(exc)

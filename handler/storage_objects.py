@@ -35,6 +35,8 @@ def split_url(url: str, scheme: str) -> tuple[str, str]:
 class ObjectStoreStorage:
     """Version folders under ``url``; subclasses provide ``objects`` and ``download``."""
 
+    remote = True  # the repository fetches a version's files before calling it AVAILABLE
+
     def __init__(self, url: str, prefix: str, cache_root: Path | None) -> None:
         self.url = url
         self.prefix = prefix

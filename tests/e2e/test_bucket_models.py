@@ -105,3 +105,23 @@ def test_model_tar_gz_in_a_bucket(start_server, tmp_path):
         assert answer(server) == (200, 7.0)
     finally:
         store.stop()
+
+
+def test_ovms_style_s3_endpoint_and_anonymous_access(start_server, tmp_path):
+    """``S3_ENDPOINT=host:port`` (as OVMS takes it) and no credentials anywhere: requests go unsigned."""
+    store = MotoS3()
+    try:
+        store.create_bucket("public")
+        store.upload_model("public", "zoo/add", 1, models.add_one(value=4.0), tmp_path)
+        for name in ("model.xml", "model.bin"):  # a public model: anyone may read it
+            store.client().put_object_acl(Bucket="public", Key=f"zoo/add/1/{name}", ACL="public-read")
+        env = {
+            "S3_ENDPOINT": f"127.0.0.1:{store.port}", "AWS_REGION": "us-east-1",
+            "AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "", "AWS_SESSION_TOKEN": "",
+            "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "absent"), "AWS_CONFIG_FILE": str(tmp_path / "absent"),
+            "AWS_EC2_METADATA_DISABLED": "true",  # no credential lookups beyond this machine
+        }
+        server = start_server("--model_name", "add", "--model_path", "s3://public/zoo/add", env=env)
+        assert answer(server) == (200, 4.0)
+    finally:
+        store.stop()

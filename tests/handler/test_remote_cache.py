@@ -79,3 +79,21 @@ def test_paths_leaving_the_folder_are_refused_before_writing(tmp_path, path):
 def test_fingerprint_follows_etags_not_order():
     assert fingerprint(files()) == fingerprint(list(reversed(files())))
     assert fingerprint(files()) != fingerprint(files(etag="e2"))
+
+
+def test_concurrent_fetches_of_one_version_download_once(tmp_path):
+    import threading
+
+    cache, store = RemoteVersionCache(tmp_path), Store()
+    gate = threading.Barrier(4)
+
+    def fetch():
+        gate.wait()
+        cache.fetch(1, files(), store.download)
+
+    threads = [threading.Thread(target=fetch) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(store.downloads) == sorted(CONTENT)  # each object once, whoever came first
