@@ -38,12 +38,9 @@ class AzureStorage(ObjectStoreStorage):
         scheme = url.split("://", 1)[0]
         self.container, prefix = split_url(url, scheme)
         super().__init__(url, prefix, cache_root)
-        self._client_instance: Any = None
 
-    def _client(self) -> Any:
-        if self._client_instance is None:
-            self._client_instance = _container(self.container)
-        return self._client_instance
+    def make_client(self) -> Any:
+        return _container(self.container)
 
     def _failure(self, exc: Exception, doing: str) -> StorageError:
         code = getattr(exc, "error_code", None) or getattr(exc, "status_code", None)

@@ -35,12 +35,9 @@ class GCSStorage(ObjectStoreStorage):
     def __init__(self, url: str, cache_root: Path | None = None) -> None:
         self.bucket, prefix = split_url(url, "gs")
         super().__init__(url, prefix, cache_root)
-        self._client_instance: Any = None
 
-    def _client(self) -> Any:
-        if self._client_instance is None:
-            self._client_instance = _client()
-        return self._client_instance
+    def make_client(self) -> Any:
+        return _client()
 
     def _failure(self, exc: Exception, doing: str) -> StorageError:
         code = getattr(exc, "code", None)

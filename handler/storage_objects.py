@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from .model_files import MODEL_SUFFIXES
 from .remote_cache import RemoteFile, RemoteVersionCache, default_root, fingerprint
@@ -43,6 +44,16 @@ class ObjectStoreStorage:
         self.cache = RemoteVersionCache(cache_root or default_root(url))
         self._files: dict[int, list[RemoteFile]] = {}
         self._skipped: list[str] = []
+        self._client_instance: Any = None
+
+    def make_client(self) -> Any:
+        """The backend's client library object (created on first use, not at start-up)."""
+        raise NotImplementedError
+
+    def _client(self) -> Any:
+        if self._client_instance is None:
+            self._client_instance = self.make_client()
+        return self._client_instance
 
     def objects(self) -> Iterator[tuple[str, str, int]]:
         """(key, change tag, size) of every object under the prefix; raises StorageError."""

@@ -55,12 +55,9 @@ class S3Storage(ObjectStoreStorage):
     def __init__(self, url: str, cache_root: Path | None = None) -> None:
         self.bucket, prefix = parse_url(url)
         super().__init__(url, prefix, cache_root)
-        self._client_instance: Any = None
 
-    def _client(self) -> Any:
-        if self._client_instance is None:
-            self._client_instance = _client()
-        return self._client_instance
+    def make_client(self) -> Any:
+        return _client()
 
     def objects(self) -> Iterator[tuple[str, str, int]]:
         from botocore.exceptions import BotoCoreError, ClientError
