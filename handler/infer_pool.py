@@ -28,6 +28,9 @@ from .reshape import short_reason
 # Below this measured inference time, handing the work to a thread costs more than doing it on the
 # event loop (a wake-up and a callback are tens of microseconds); the loop is blocked for less than this.
 INLINE_BELOW_SECONDS = 0.0002
+# ...and only for small inputs: a model with dynamic dimensions that was fast on small requests may be slow
+# on a large one, which must not run on the loop.
+INLINE_MAX_BYTES = 64 * 1024
 
 
 class InferenceFailed(InvalidInput):
@@ -69,7 +72,7 @@ class InferPool:
         if self._stopped:
             raise NotReady(f"{self._label} is being replaced; retry the request")
         request = await self._acquire()
-        if self._seconds_per_infer < INLINE_BELOW_SECONDS:
+        if self._seconds_per_infer < INLINE_BELOW_SECONDS and sum(a.nbytes for a in inputs.values()) <= INLINE_MAX_BYTES:
             return self._run_inline(request, inputs)
         loop = asyncio.get_running_loop()
         done: asyncio.Future = loop.create_future()

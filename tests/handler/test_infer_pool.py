@@ -424,3 +424,32 @@ def test_close_while_a_request_is_handed_to_a_waiter_still_serves_that_waiter(ad
     assert not isinstance(waited, str), waited
     np.testing.assert_array_equal(waited[0], row(3))
     wait_until(lambda: threads_of("closing-handover") == [], "the workers to stop after the last job")
+
+
+def test_large_inputs_never_run_on_the_event_loop_even_for_a_fast_model():
+    """A dynamic model measured fast on small inputs still sends a large input to a worker thread."""
+    from ovserve.handler import infer_pool
+
+    compiled = ov.Core().compile_model(models.add_one(shape=(-1, 10)), "CPU", models.F32)
+    pool = InferPool(compiled, 1, 4, "dynamic-sizes")
+    inline_sizes: list[int] = []
+    run_inline = pool._run_inline
+
+    def recording(request, inputs):
+        inline_sizes.append(sum(a.nbytes for a in inputs.values()))
+        return run_inline(request, inputs)
+
+    pool._run_inline = recording  # instrumentation only: the real inline path still runs
+    rows = infer_pool.INLINE_MAX_BYTES // 40 + 1
+
+    async def scenario():
+        for _ in range(200):  # measured fast: small requests now run inline
+            await pool.run({0: np.zeros((1, 10), np.float32)})
+        return await pool.run({0: np.ones((rows, 10), np.float32)})
+
+    try:
+        out = asyncio.run(scenario())
+    finally:
+        pool.close()
+    assert out[0].shape == (rows, 10) and float(out[0][0, 0]) == 2.0
+    assert inline_sizes and max(inline_sizes) == 40  # small ones inline; the large one went to a worker
