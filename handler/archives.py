@@ -79,8 +79,13 @@ def version_folders(root: Path) -> dict[int, Path]:
 class ArchiveStorage:
     """A tarball (local or fetched) seen as a model's version folders."""
 
-    def __init__(self, label: str, stat: Callable[[], str], fetch: Callable[[Path], None], cache_root: Path | None) -> None:
-        """``stat()`` fingerprints the archive (cheap), ``fetch(path)`` puts a copy at ``path``."""
+    def __init__(
+        self, label: str, stat: Callable[[], str], fetch: Callable[[Path], Path], cache_root: Path | None
+    ) -> None:
+        """``stat()`` fingerprints the archive (cheap); ``fetch(scratch)`` returns a local path to read it from.
+
+        A remote archive is downloaded to ``scratch``; a local one is read where it is, never copied.
+        """
         self.label = label
         self._stat = stat
         self._fetch = fetch
@@ -104,12 +109,11 @@ class ArchiveStorage:
         folder = self.root / hashlib.sha1(stamp.encode()).hexdigest()[:16]
         if not folder.is_dir():
             self.root.mkdir(parents=True, exist_ok=True)
-            downloaded = self.root / "archive.download"
+            scratch = self.root / "archive.download"
             try:
-                self._fetch(downloaded)
-                extract_safely(downloaded, folder, max_archive_bytes())
+                extract_safely(self._fetch(scratch), folder, max_archive_bytes())
             finally:
-                downloaded.unlink(missing_ok=True)
+                scratch.unlink(missing_ok=True)
         return version_folders(folder)
 
     def skipped(self) -> list[str]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 from pathlib import Path
 from typing import Protocol
 
@@ -91,7 +90,7 @@ def _fingerprint(folder: Path) -> str:
 
 
 def storage_for(base_path: str, cache_dir: str | None = None) -> Storage:
-    """The storage that serves ``base_path``: a local folder or s3://; remote ones mirror into ``cache_dir``."""
+    """The storage that serves ``base_path``: a folder, s3://, gs://, azure:// or a .tar.gz; remote ones mirror into ``cache_dir``."""
     from .archives import is_archive
     from .remote_cache import default_root
 
@@ -132,7 +131,7 @@ def _local_archive(path: Path, root: Path | None) -> Storage:
             raise StorageError(f"cannot read {path}: no such archive") from None
         return f"{info.st_size}-{info.st_mtime_ns}"
 
-    return ArchiveStorage(str(path), stat, lambda target: shutil.copyfile(path, target), root)
+    return ArchiveStorage(str(path), stat, lambda scratch: path, root)
 
 
 def _require(module: str, extra: str, base_path: str) -> None:

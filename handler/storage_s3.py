@@ -95,4 +95,8 @@ def s3_archive(url: str, cache_root: Path | None) -> Any:
             raise _failure(url, exc, "read") from None
         return f"{head.get('ETag', '').strip(chr(34))}-{head.get('ContentLength', 0)}"
 
-    return ArchiveStorage(url, stat, lambda target: store.download(key, target), cache_root)
+    def fetch(scratch: Path) -> Path:
+        store.download(key, scratch)
+        return scratch
+
+    return ArchiveStorage(url, stat, fetch, cache_root)

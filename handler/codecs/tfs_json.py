@@ -113,7 +113,9 @@ def parse_predict(body: bytes) -> JsonPredictRequest:
         raise InvalidInput('"signature_name" must be a string')
     if ("instances" in document) == ("inputs" in document):
         raise InvalidInput(f"Invalid inputs in request body: give exactly one of \"instances\" or \"inputs\"; {_EXPECTED}")
-    booleans = b"true" in body or b"false" in body
+    # Small bodies: one scan spares the strict decoder a per-value walk. Large ones go the fast path, which
+    # refuses booleans by itself; if they fall back, the strict decoder simply walks the values.
+    booleans = keepalive is not None or b"true" in body or b"false" in body
     lazy = {"body": body, "keepalive": keepalive} if keepalive is not None else {}
     if "inputs" in document:
         inputs = document["inputs"]

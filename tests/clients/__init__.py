@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.serverproc import REPO
 
 
 def tf_python() -> str:
