@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .batching import infer_records
 from .config import ModelConfig
 from .errors import NotFound
 from .repository import Repository, VersionStatus
@@ -62,14 +63,22 @@ class Engine:
         build_arrays: ArrayBuilder,
         from_json: bool = False,
         output_filter: list[str] | None = None,
+        records: bool = False,
     ) -> Prediction:
-        """Run one request against ``model`` (default version when ``version`` is None)."""
+        """Run one request against ``model`` (default version when ``version`` is None).
+
+        ``records``: the inputs' first dimension counts records of any number; they
+        run in batches the model takes and come back one output row per record.
+        """
         entry = self.repository.get(model)
         version_entry = await entry.acquire(version)
         try:
             served = version_entry.served
             arrays = build_arrays(served.signature)
-            outputs = await served.infer(arrays, from_json=from_json, output_filter=output_filter)
+            if records:
+                outputs = await infer_records(served, arrays, from_json=from_json, output_filter=output_filter)
+            else:
+                outputs = await served.infer(arrays, from_json=from_json, output_filter=output_filter)
             return Prediction(model, served.version, outputs)
         finally:
             entry.release(version_entry)

@@ -54,6 +54,24 @@ class PayloadTooLarge(OvserveError):
     kind = "payload_too_large"
 
 
+class NotAcceptable(OvserveError):
+    """No response type the client accepts can carry this answer (HTTP 406)."""
+
+    kind = "not_acceptable"
+
+
+class Conflict(OvserveError):
+    """The request clashes with what is already there, e.g. a model loaded twice (HTTP 409)."""
+
+    kind = "conflict"
+
+
+class InsufficientResources(OvserveError):
+    """Loading would exhaust memory; the caller should free some first (HTTP 507)."""
+
+    kind = "insufficient_resources"
+
+
 class ModelLoadError(OvserveError):
     """A model version could not be read, reshaped or compiled."""
 

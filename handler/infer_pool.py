@@ -166,3 +166,6 @@ class InferPool:
             self._stopped = True
             for _ in self._requests:
                 self._jobs.put(None)
+            # Drop the infer requests now: they hold the compiled model (and its weights) alive.
+            self._idle.clear()
+            self._requests = []

@@ -99,6 +99,11 @@ class ServedModel:
         return self._loaded is not None
 
     @property
+    def parallelism(self) -> int:
+        """How many inferences of this version can run at once (its pool size; 1 before loading)."""
+        return self._loaded.pool.size if self._loaded is not None else 1
+
+    @property
     def signature(self) -> Signature:
         if self._loaded is None:
             raise RuntimeError("signature read before load")

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from .config import ModelConfig
 from .daemon_threads import run_in_daemon_thread
-from .errors import ModelLoadError, NotFound, OvserveError, StorageError
+from .errors import Conflict, ModelLoadError, NotFound, OvserveError, StorageError
 from .model import ServedModel
 from .reshape import short_reason
 from .storage import Storage, storage_for
@@ -51,6 +51,7 @@ class VersionEntry:
         self.state = START
         self.error = ""
         self.in_flight = 0
+        self.ended = asyncio.Event()  # set once the version is unloaded
 
     @property
     def version(self) -> int:
@@ -190,6 +191,7 @@ class ModelEntry:
     def _finish_unload(self, entry: VersionEntry) -> None:
         entry.served.unload()
         entry.state = END
+        entry.ended.set()
         log.info("version unloaded", extra={"model": self.name, "version": entry.version})
 
     def _pick(self, version: int | None) -> VersionEntry:
@@ -240,10 +242,26 @@ class ModelEntry:
         if entry.in_flight == 0 and entry.state == UNLOADING:
             self._finish_unload(entry)
 
-    def unload_all(self) -> None:
+    def unload_all(self, why: str = "server stopping") -> None:
         for entry in self.versions.values():
             if entry.state in (AVAILABLE, LOADING):
-                self._retire(entry, "server stopping")
+                self._retire(entry, why)
+
+    async def close(self, timeout: float) -> bool:
+        """Retire every version and wait (at most ``timeout``) until requests in flight finish and all are unloaded.
+
+        Returns False when requests were still running at the deadline; their
+        versions unload as soon as the last one finishes.
+        """
+        self.unload_all("model removed")
+        waiting = [entry.ended.wait() for entry in self.versions.values() if entry.state == UNLOADING]
+        if not waiting:
+            return True
+        try:
+            await asyncio.wait_for(asyncio.gather(*waiting), timeout)
+        except TimeoutError:
+            return False
+        return True
 
 
 class Repository:
@@ -254,6 +272,22 @@ class Repository:
     ) -> None:
         self.models = {c.name: ModelEntry(c, storage_for(c.base_path, storage_cache_dir), cpu_extension) for c in configs}
         self._poller: asyncio.Task | None = None
+        self._cpu_extension = cpu_extension
+        self._storage_cache_dir = storage_cache_dir
+
+    def add(self, config: ModelConfig) -> ModelEntry:
+        """Serve one more model (its versions are found by the caller's ``refresh``); Conflict if the name is taken."""
+        if config.name in self.models:
+            raise Conflict(f"Model '{config.name}' is already loaded; unload it first to load it again")
+        entry = ModelEntry(config, storage_for(config.base_path, self._storage_cache_dir), self._cpu_extension)
+        self.models[config.name] = entry
+        return entry
+
+    async def remove(self, name: str, timeout: float) -> bool:
+        """Stop serving ``name`` at once and unload it once its requests finish (see ``ModelEntry.close``)."""
+        entry = self.get(name)
+        del self.models[name]
+        return await entry.close(timeout)
 
     def get(self, name: str) -> ModelEntry:
         model = self.models.get(name)

@@ -130,37 +130,58 @@ def _parse_channel_arguments(value: str | None) -> dict[str, str]:
     return result
 
 
-def load_settings(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> ServerSettings:
-    """Parse and validate everything; raises ConfigError with one line naming the key."""
-    environ = os.environ if environ is None else environ
-    values = _gather(argv, environ)
-    model_flags = ("batch_size", "shape", "layout", "model_version_policy", "nireq", "target_device", "plugin_config")
-    # Server-wide model defaults, checked under their flag names before any model sees them.
-    shared = {
+MODEL_FLAGS = ("batch_size", "shape", "layout", "model_version_policy", "nireq", "target_device", "plugin_config")
+
+
+def gather_values(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Flag values as text: the command line first, then ``OVSERVE_<FLAG>`` and OVMS's own variables."""
+    return _gather(argv, os.environ if environ is None else environ)
+
+
+def shared_model_defaults(values: Mapping[str, str]) -> dict:
+    """Server-wide model defaults, checked under their flag names before any model sees them."""
+    return {
         "cache_dir": values.get("cache_dir") or None,
         "preload": parse_bool("--preload", values.get("preload", "false")),
         "max_queued_requests": parse_int(
             "--max_queued_requests", values.get("max_queued_requests", "128"), minimum=1, maximum=1_000_000
         ),
     }
+
+
+def model_template(values: Mapping[str, str], name: str = "model", base_path: str = ".") -> ModelConfig:
+    """A model configured by the command-line model flags alone (for models added later, e.g. multi-model endpoints)."""
+    raw = {"name": name, "base_path": base_path, **{flag: values[flag] for flag in MODEL_FLAGS if flag in values}}
+    return model_config_from_mapping("--", raw, shared_model_defaults(values), CLI_NAMES)
+
+
+def models_from_values(values: Mapping[str, str]) -> tuple[ModelConfig, ...]:
+    """The served models: ``--config_path``'s list, or the one ``--model_name``/``--model_path`` names."""
+    shared = shared_model_defaults(values)
     if values.get("config_path"):
-        clashing = [f for f in ("model_name", "model_path", *model_flags) if f in values]
+        clashing = [f for f in ("model_name", "model_path", *MODEL_FLAGS) if f in values]
         if clashing:
             raise ConfigError(
                 f"--{clashing[0]}: not allowed with --config_path; expected model settings inside the config file"
             )
-        models = tuple(load_config_file(values["config_path"], shared))
-    elif values.get("model_name") or values.get("model_path"):
+        return tuple(load_config_file(values["config_path"], shared))
+    if values.get("model_name") or values.get("model_path"):
         if not values.get("model_name"):
             raise ConfigError("--model_name: missing; expected a name to serve --model_path under")
         if not values.get("model_path"):
             raise ConfigError("--model_path: missing; expected the folder holding the model's version folders")
-        raw = {"name": values["model_name"], "base_path": values["model_path"]}
-        raw.update({flag: values[flag] for flag in model_flags if flag in values})
-        models = (model_config_from_mapping("--", raw, shared, CLI_NAMES),)
-    else:
-        raise ConfigError("--model_name/--model_path or --config_path: missing; expected one of them")
+        return (model_template(values, values["model_name"], values["model_path"]),)
+    raise ConfigError("--model_name/--model_path or --config_path: missing; expected one of them")
 
+
+def load_settings(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> ServerSettings:
+    """Parse and validate everything; raises ConfigError with one line naming the key."""
+    values = gather_values(argv, environ)
+    return settings_from_values(values, models_from_values(values))
+
+
+def settings_from_values(values: Mapping[str, str], models: tuple[ModelConfig, ...]) -> ServerSettings:
+    """Server-wide settings from gathered flag values, around already-validated ``models``."""
     log_level = values.get("log_level", "INFO").strip().upper()
     if log_level not in LOG_LEVELS:
         raise fail("--log_level", " or ".join(LOG_LEVELS), values["log_level"])

@@ -36,11 +36,16 @@ class Storage(Protocol):
 
 
 class LocalStorage:
-    """Version folders on a local file system, served where they are."""
+    """Version folders on a local file system, served where they are.
+
+    A folder holding a model file itself and no version folders (what
+    SageMaker extracts from many ``model.tar.gz`` files) is served as version 1.
+    """
 
     def __init__(self, base_path: str) -> None:
         self.base = Path(base_path)
         self._skipped: list[str] = []
+        self._flat = False
 
     def list_versions(self) -> dict[int, str]:
         found: dict[int, str] = {}
@@ -61,13 +66,16 @@ class LocalStorage:
                 continue
             found[int(entry.name)] = _fingerprint(folder)
         self._skipped = skipped
+        self._flat = not found and not skipped and find_model_file(self.base) is not None
+        if self._flat:
+            found[1] = _fingerprint(self.base)
         return found
 
     def skipped(self) -> list[str]:
         return list(self._skipped)
 
     def local_folder(self, version: int) -> Path:
-        return self.base / str(version)
+        return self.base if self._flat and version == 1 else self.base / str(version)
 
 
 def _fingerprint(folder: Path) -> str:

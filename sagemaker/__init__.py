@@ -1,1 +1,1 @@
-"""SageMaker adapter (/ping, /invocations, multi-model, batch transform): arrives with its issue."""
+"""SageMaker adapter: ``/ping``, ``/invocations``, multi-model ``/models``, batch transform; started by ``serve``."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from sanic import Request
 from sanic.exceptions import SanicException
@@ -18,6 +19,9 @@ HTTP_STATUS = {
     "not_found": 404,
     "unsupported_media_type": 415,
     "payload_too_large": 413,
+    "not_acceptable": 406,
+    "conflict": 409,
+    "insufficient_resources": 507,
     "not_ready": 503,
     "overloaded": 503,
     "config": 500,
@@ -29,15 +33,28 @@ def error_response(status: int, message: str) -> HTTPResponse:
     return raw(dumps({"error": message}), status=status, content_type="application/json")
 
 
+def exception_handler(body_limit_hint: str) -> Callable[[Request, Exception], HTTPResponse]:
+    """The handler for an app whose body limit is raised as ``body_limit_hint`` says."""
+
+    def handler(request: Request, exc: Exception) -> HTTPResponse:
+        return _handle(request, exc, body_limit_hint)
+
+    return handler
+
+
 def handle_exception(request: Request, exc: Exception) -> HTTPResponse:
     """Registered for every exception: known ones keep their meaning, others are a logged 500."""
+    return _handle(request, exc, "raise --rest_max_body_mb to allow larger bodies")
+
+
+def _handle(request: Request, exc: Exception, body_limit_hint: str) -> HTTPResponse:
     if isinstance(exc, OvserveError):
         return error_response(HTTP_STATUS.get(exc.kind, 500), exc.message)
     if isinstance(exc, SanicException):
         status = getattr(exc, "status_code", 500) or 500
         message = str(exc) or "request failed"
         if status == 413:
-            message = f"request body too large: {message}; raise --rest_max_body_mb to allow larger bodies"
+            message = f"request body too large: {message}; {body_limit_hint}"
         if status == 405:
             message = f"method {request.method} is not allowed on {request.path}"
         if status >= 500:

@@ -23,6 +23,7 @@ from ovserve.handler.errors import ConfigError, StorageError
 from ovserve.handler.settings import ServerSettings, load_settings
 
 from .app import create_app
+from .http_runner import start_http, stop_http
 from .inflight import InFlight
 
 log = logging.getLogger("ovserve.server")
@@ -30,26 +31,9 @@ log = logging.getLogger("ovserve.server")
 
 async def _start_rest(settings: ServerSettings, engine: Engine, tracker: InFlight):  # -> AsyncioServer
     app = create_app(engine, settings, tracker)
-    server = await app.create_server(
-        host=settings.rest_bind_address, port=settings.rest_port, access_log=False, return_asyncio_server=True
-    )
-    await server.startup()  # create_server has already bound the socket
-    await server.before_start()
-    await server.after_start()
+    server = await start_http(app, settings.rest_bind_address, settings.rest_port)
     log.info("REST server listening", extra={"address": settings.rest_bind_address, "port": settings.rest_port})
     return server
-
-
-async def _stop_rest(server, tracker: InFlight, timeout: float) -> None:
-    server.server.close()
-    for connection in list(server.connections):
-        connection.close_if_idle()
-    with contextlib.suppress(asyncio.TimeoutError):
-        await asyncio.wait_for(tracker.idle(), timeout=timeout)
-    for connection in list(server.connections):
-        connection.close()
-    await server.before_stop()
-    await server.after_stop()
 
 
 async def serve(settings: ServerSettings) -> None:
@@ -90,7 +74,7 @@ async def serve(settings: ServerSettings) -> None:
     if grpc_server is not None:
         stops.append(grpc_server.stop(grace=timeout))
     if rest is not None:
-        stops.append(_stop_rest(rest, tracker, timeout))
+        stops.append(stop_http(rest, tracker, timeout))
     await asyncio.gather(*stops)
     await engine.stop()
     log.info("stopped")

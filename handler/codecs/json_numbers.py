@@ -32,6 +32,8 @@ def load(body: bytes) -> tuple[Any, Any]:
         document = parser.parse(body)
     except (ValueError, TypeError) as exc:
         raise JsonError(str(exc).split(":", 1)[-1].strip() or "invalid JSON") from None
+    if isinstance(document, simdjson.Array):
+        return _rows(document), parser  # a bare list of instances (SageMaker's JSON)
     if not isinstance(document, simdjson.Object):
         return _python(document), parser
     result = {}

@@ -90,8 +90,12 @@ def _is_b64(value: Any) -> bool:
     return isinstance(value, dict) and len(value) == 1 and "b64" in value
 
 
-def parse_predict(body: bytes) -> JsonPredictRequest:
-    """Check a predict body's structure; InvalidInput says what is wrong and what was expected."""
+def parse_predict(body: bytes, allow_bare: bool = False) -> JsonPredictRequest:
+    """Check a predict body's structure; InvalidInput says what is wrong and what was expected.
+
+    ``allow_bare`` also takes a top-level array as the instances of a
+    single-input model (what SageMaker clients often send).
+    """
     if not body or not body.strip():
         raise InvalidInput(f"request body is empty; {_EXPECTED}")
     keepalive = None
@@ -103,8 +107,12 @@ def parse_predict(body: bytes) -> JsonPredictRequest:
     except (orjson.JSONDecodeError, json_numbers.JsonError) as exc:
         hint = " (NaN and Infinity are not JSON numbers)" if b"NaN" in body or b"Infinity" in body else ""
         raise InvalidInput(f"request body is not valid JSON{hint} ({exc}); {_EXPECTED}") from None
+    if allow_bare and (isinstance(document, list) or json_numbers.is_lazy(document)):
+        booleans = keepalive is not None or b"true" in body or b"false" in body
+        return _parse_rows(document, booleans, {"body": body, "keepalive": keepalive} if keepalive is not None else {})
     if not isinstance(document, dict):
-        raise InvalidInput(f"request body is a JSON {type(document).__name__}; {_EXPECTED}")
+        kind = "list" if json_numbers.is_lazy(document) else type(document).__name__
+        raise InvalidInput(f"request body is a JSON {kind}; {_EXPECTED}")
     unknown = sorted(set(document) - {"instances", "inputs", "signature_name"})
     if unknown:
         raise InvalidInput(f"Invalid inputs in request body: unknown key {unknown[0]!r}; {_EXPECTED}")
@@ -125,6 +133,11 @@ def parse_predict(body: bytes) -> JsonPredictRequest:
             return JsonPredictRequest(COLUMN, dict(inputs), may_hold_booleans=booleans, **lazy)
         return JsonPredictRequest(COLUMN, None, inputs, may_hold_booleans=booleans, **lazy)
     return _parse_rows(document["instances"], booleans, lazy)
+
+
+def parse_instances(instances: list[Any], may_hold_booleans: bool = True) -> JsonPredictRequest:
+    """Already-decoded row-format instances (e.g. one per JSON Lines record) as a request."""
+    return _parse_rows(instances, may_hold_booleans, {})
 
 
 def _parse_rows(instances: Any, booleans: bool, lazy: dict) -> JsonPredictRequest:
@@ -161,6 +174,8 @@ def _string_leaves(name: str, value: Any) -> Any:
         return [_string_leaves(name, item) for item in value]
     if isinstance(value, str):
         return value.encode("utf-8")
+    if isinstance(value, bytes):  # msgpack carries bytes natively
+        return value
     if _is_b64(value):
         text = value["b64"]
         if not isinstance(text, str):

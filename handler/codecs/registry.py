@@ -1,0 +1,126 @@
+"""Every body format an adapter can take or give, keyed by content type.
+
+SageMaker and Lambda call ``decode`` with the request's type and ``encode``
+with the negotiated response type; any request type pairs with any response
+type. ``Decoded.records`` marks formats whose first dimension counts records
+(CSV rows, JSON Lines): those are split to the model's batch size and every
+record gets exactly one answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import InvalidInput
+from ..signature import Signature
+from . import csv_rows, json_lines, media_types, numpy_files, tfs_json
+from .tensor_proto import DEFAULT_MAX_BYTES
+
+ROW, COLUMN = tfs_json.ROW, tfs_json.COLUMN
+AUTO = "auto"  # JSON answers to non-JSON requests: row form when the outputs allow it
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """A request body in model terms; ``arrays`` types the values once the signature is known."""
+
+    arrays: Callable[[Signature], dict[str, np.ndarray]]
+    from_json: bool = False
+    form: str = AUTO
+    records: bool = False
+    model: str | None = None  # x-protobuf requests name their model...
+    version: int | None = None  # ...and may name a version
+    output_filter: list[str] | None = None
+
+
+def _single_input(array: np.ndarray, what: str) -> Callable[[Signature], dict[str, np.ndarray]]:
+    def arrays(signature: Signature) -> dict[str, np.ndarray]:
+        names = signature.input_names()
+        if len(names) != 1:
+            raise InvalidInput(
+                f"{what} carries one array and the model has inputs {names}; send application/x-npz or "
+                "application/msgpack with one array per input name"
+            )
+        return {names[0]: array}
+
+    return arrays
+
+
+def _npz_arrays(found: dict[str, np.ndarray]) -> Callable[[Signature], dict[str, np.ndarray]]:
+    def arrays(signature: Signature) -> dict[str, np.ndarray]:
+        names = signature.input_names()
+        if len(found) == 1 and len(names) == 1 and names[0] not in found:
+            return {names[0]: next(iter(found.values()))}  # numpy.savez(x) names its array arr_0
+        return found
+
+    return arrays
+
+
+def decode(media_type: str, body: bytes, max_bytes: int = DEFAULT_MAX_BYTES) -> Decoded:
+    """Parse ``body`` as ``media_type`` (a canonical type from media_types); InvalidInput when it is not one."""
+    if media_type == media_types.JSON:
+        parsed = tfs_json.parse_predict(body, allow_bare=True)
+        return Decoded(parsed.arrays, from_json=True, form=parsed.form)
+    if media_type == media_types.JSONLINES:
+        parsed = json_lines.parse(body)
+        return Decoded(parsed.arrays, from_json=True, form=ROW, records=True)
+    if media_type == media_types.CSV:
+        return Decoded(lambda signature: csv_rows.records(body, signature), from_json=True, form=ROW, records=True)
+    if media_type == media_types.NPY:
+        return Decoded(_single_input(numpy_files.load_npy(body, max_bytes), "the .npy body"))
+    if media_type == media_types.NPZ:
+        return Decoded(_npz_arrays(numpy_files.load_npz(body, max_bytes)))
+    if media_type == media_types.MSGPACK:
+        from . import msgpack_arrays
+
+        return Decoded(msgpack_arrays.parse(body, max_bytes).arrays)
+    if media_type == media_types.PROTOBUF:
+        from . import tfs_proto
+
+        request = tfs_proto.parse_predict_request(body)
+        arrays = tfs_proto.request_arrays(request, max_bytes)
+        return Decoded(
+            lambda signature: arrays,
+            model=request.model_spec.name or None,
+            version=tfs_proto.requested_version(request.model_spec),
+            output_filter=list(request.output_filter) or None,
+        )
+    raise ValueError(f"no decoder for {media_type}")  # callers pass types from media_types only
+
+
+def _json(outputs: dict[str, np.ndarray], form: str) -> bytes:
+    if form != AUTO:
+        return tfs_json.encode_predict(outputs, form)
+    try:
+        return tfs_json.encode_predict(outputs, ROW)
+    except InvalidInput:  # outputs without a shared batch dimension: the columnar form still holds them
+        return tfs_json.encode_predict(outputs, COLUMN)
+
+
+def encode(media_type: str, outputs: dict[str, np.ndarray], form: str, model: str, version: int) -> bytes:
+    """The response body for ``outputs`` as ``media_type``; NotAcceptable when that type cannot hold them."""
+    if media_type == media_types.JSON:
+        try:
+            return _json(outputs, form)
+        except TypeError as exc:
+            raise InvalidInput(f"the model's output cannot be written as JSON: {exc}") from None
+    if media_type == media_types.JSONLINES:
+        return json_lines.dump(outputs)
+    if media_type == media_types.CSV:
+        return csv_rows.dump(outputs)
+    if media_type == media_types.NPY:
+        return numpy_files.dump_npy(outputs)
+    if media_type == media_types.NPZ:
+        return numpy_files.dump_npz(outputs)
+    if media_type == media_types.MSGPACK:
+        from . import msgpack_arrays
+
+        return msgpack_arrays.dump(outputs)
+    if media_type == media_types.PROTOBUF:
+        from . import tfs_proto
+
+        return tfs_proto.predict_response(model, version, outputs).SerializeToString()
+    raise ValueError(f"no encoder for {media_type}")

@@ -1,0 +1,76 @@
+"""The SageMaker container's HTTP app: ``/ping``, ``/invocations``, ``/execution-parameters`` and, on
+multi-model endpoints, ``/models``.
+
+``/ping`` is 200 once every model has a compiled version to serve (a
+multi-model endpoint is healthy as soon as it listens: its models come
+later). Until then, or after a model failed to load, it answers 503 with the
+reason, which the log carries too.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+from sanic import Request, Sanic
+from sanic.response import HTTPResponse, empty
+
+from ovserve.handler.codecs.tfs_json import dumps
+from ovserve.handler.engine import Engine
+from ovserve.server.errors import error_response, exception_handler
+from ovserve.server.inflight import InFlight
+
+from .invocations import invoke
+from .multi_model import register_multi_model
+from .settings import SageMakerSettings
+
+_names = itertools.count(1)
+
+
+def not_ready_reason(engine: Engine, started: bool) -> str | None:
+    """Why the endpoint cannot serve yet, or None when it can."""
+    if not started:
+        return "models are still loading"
+    for name, entry in engine.repository.models.items():
+        if entry.default_entry() is None:
+            errors = "; ".join(s.error_message for s in entry.statuses() if s.error_message)
+            return f"model {name} has no version to serve: {errors or 'no model files found'}"
+    return None
+
+
+def create_app(engine: Engine, settings: SageMakerSettings, tracker: InFlight) -> Sanic:
+    """The app; nothing is bound or loaded yet."""
+    app = Sanic(f"ovserve_sagemaker_{next(_names)}", configure_logging=False)
+    app.config.REQUEST_MAX_SIZE = settings.max_payload_mb * 1024 * 1024
+    app.config.RESPONSE_TIMEOUT = 3600  # SageMaker enforces its own 60 s limit; batch jobs set theirs
+    app.config.REQUEST_TIMEOUT = 60
+    app.config.KEEP_ALIVE_TIMEOUT = 75  # longer than the 60 s SageMaker's front end keeps connections idle
+    app.config.FALLBACK_ERROR_FORMAT = "json"
+    app.config.NOISY_EXCEPTIONS = False
+    app.config.MOTD = False
+    app.ctx.started = False
+    app.error_handler.add(Exception, exception_handler("raise SAGEMAKER_MAX_PAYLOAD_IN_MB (at most 100) to allow larger bodies"))
+
+    @app.get("/ping")
+    async def ping(request: Request) -> HTTPResponse:
+        if settings.multi_model:
+            return empty(status=200)
+        reason = not_ready_reason(engine, app.ctx.started)
+        return empty(status=200) if reason is None else error_response(503, f"not ready: {reason}")
+
+    @app.post("/invocations")
+    async def invocations(request: Request) -> HTTPResponse:
+        async with tracker:
+            return await invoke(request, engine, settings)
+
+    @app.get("/execution-parameters")
+    async def execution_parameters(request: Request) -> HTTPResponse:
+        parameters = {
+            "MaxConcurrentTransforms": settings.max_concurrent_transforms,
+            "BatchStrategy": settings.batch_strategy,
+            "MaxPayloadInMB": settings.max_payload_mb,
+        }
+        return HTTPResponse(dumps(parameters), content_type="application/json")
+
+    if settings.multi_model:
+        register_multi_model(app, engine, settings, tracker)
+    return app

@@ -1,0 +1,93 @@
+"""``serve``: the SageMaker hosting, multi-model and batch transform container.
+
+The port is bound first (SageMaker expects connections within 250 ms and
+polls ``/ping`` from then on); models load in the background and ``/ping``
+turns 200 when they can serve. SIGTERM, which SageMaker follows with SIGKILL
+30 s later, stops accepting, lets requests in flight finish (at most
+``--shutdown_timeout_seconds``, 25 by default) and exits 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+
+from ovserve.handler import logs
+from ovserve.handler.engine import Engine
+from ovserve.handler.errors import ConfigError, StorageError
+from ovserve.server.http_runner import bound_port, start_http, stop_http
+from ovserve.server.inflight import InFlight
+
+from . import settings as sagemaker_settings
+from .app import create_app, not_ready_reason
+from .settings import SageMakerSettings
+
+log = logging.getLogger("ovserve.sagemaker")
+
+
+async def serve(settings: SageMakerSettings) -> None:
+    """Run until SIGTERM/SIGINT, then shut down gracefully."""
+    loop = asyncio.get_running_loop()
+    stopping = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stopping.set)
+    server_settings = settings.server
+    engine = Engine.from_configs(list(server_settings.models), server_settings.cpu_extension, server_settings.storage_cache_dir)
+    tracker = InFlight()
+    app = create_app(engine, settings, tracker)
+    http = await start_http(app, "0.0.0.0", settings.port)
+    log.info(
+        "SageMaker endpoint listening",
+        extra={"port": bound_port(http), "multi_model": settings.multi_model, "batch": settings.batch},
+    )
+    starting = loop.create_task(engine.start(preload=True, poll_seconds=server_settings.file_system_poll_wait_seconds))
+    waiting = loop.create_task(stopping.wait())
+    await asyncio.wait({starting, waiting}, return_when=asyncio.FIRST_COMPLETED)
+    failure = starting.exception() if starting.done() else None
+    if starting.done() and failure is None:
+        app.ctx.started = True
+        reason = not_ready_reason(engine, True)
+        if reason is None:
+            log.info("ready: /ping answers 200", extra={"models": list(engine.repository.models)})
+        else:
+            log.error("not ready: /ping answers 503", extra={"reason": reason})
+        await waiting
+    else:
+        starting.cancel()
+        with contextlib.suppress(BaseException):
+            await starting
+    log.info("stopping: no new connections; waiting for requests in flight", extra={"in_flight": tracker.count})
+    await stop_http(http, tracker, server_settings.shutdown_timeout_seconds)
+    await engine.stop()
+    log.info("stopped")
+    if failure is not None:
+        raise failure
+
+
+def main(argv: Sequence[str]) -> int:
+    """``serve [OVMS flags]``; returns the exit code (2 for bad settings, 1 when models cannot be reached)."""
+    try:
+        settings = sagemaker_settings.load(argv)
+    except ConfigError as exc:
+        print(f"ovserve serve: {exc.message}", file=sys.stderr)
+        return 2
+    logs.configure(settings.server.log_level, settings.server.log_path)
+    with contextlib.suppress(ImportError):
+        import uvloop
+
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    try:
+        asyncio.run(serve(settings))
+    except StorageError as exc:
+        log.error("cannot start", extra={"reason": exc.message})
+        print(f"ovserve serve: {exc.message}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        log.error("cannot start", extra={"reason": str(exc)})
+        print(f"ovserve serve: cannot start: {exc}", file=sys.stderr)
+        return 1
+    return 0

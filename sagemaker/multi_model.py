@@ -1,0 +1,140 @@
+"""The multi-model endpoint API SageMaker drives: load, list, describe, unload, invoke.
+
+SageMaker chooses the model name (an opaque key), extracts the model under
+``url`` and calls ``POST /models`` on first use. A load compiles the model
+before answering, so a model that would not fit is refused with 507 (and
+SageMaker evicts another) instead of failing a request later. ``DELETE``
+returns once the model's memory is freed.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from pathlib import Path
+
+import orjson
+from sanic import Request, Sanic
+from sanic.response import HTTPResponse, raw
+
+from ovserve.handler import memory
+from ovserve.handler.codecs.tfs_json import dumps
+from ovserve.handler.engine import Engine
+from ovserve.handler.errors import Conflict, InsufficientResources, InvalidInput, NotFound
+from ovserve.server.inflight import InFlight
+
+from .invocations import invoke
+from .settings import SageMakerSettings
+
+log = logging.getLogger("ovserve.sagemaker")
+
+_MAX_NAME = 1024
+_DEFAULT_PAGE = 100
+_MEMORY_WORDS = ("allocate", "out of memory", "bad_alloc", "memoryerror")
+
+
+def _json(document: object, status: int = 200) -> HTTPResponse:
+    return raw(dumps(document), status=status, content_type="application/json")
+
+
+def _load_request(body: bytes) -> tuple[str, str]:
+    expected = 'expected {"model_name": "...", "url": "/opt/ml/models/.../model"}'
+    try:
+        document = orjson.loads(body or b"null")
+    except orjson.JSONDecodeError:
+        raise InvalidInput(f"load request is not JSON; {expected}") from None
+    if not isinstance(document, dict):
+        raise InvalidInput(f"load request is not a JSON object; {expected}")
+    name, url = document.get("model_name"), document.get("url")
+    if not isinstance(name, str) or not name or len(name) > _MAX_NAME or "/" in name or not name.isprintable():
+        raise InvalidInput(f"model_name must be 1 to {_MAX_NAME} printable characters without '/'; {expected}")
+    if not isinstance(url, str) or not url.strip():
+        raise InvalidInput(f"url must name the folder holding the model; {expected}")
+    return name, url.strip()
+
+
+def _describe(name: str, url: str) -> dict:
+    return {"modelName": name, "modelUrl": url}
+
+
+def register_multi_model(app: Sanic, engine: Engine, settings: SageMakerSettings, tracker: InFlight) -> None:
+    """``/models`` routes over ``engine``'s repository."""
+    urls: dict[str, str] = {}
+    loading: set[str] = set()
+    repository = engine.repository
+
+    async def load_model(name: str, url: str) -> None:
+        local = "://" not in url or url.startswith("file://")
+        if local and not Path(url.removeprefix("file://")).is_dir():
+            raise NotFound(f"model folder {url} does not exist; expected the folder SageMaker extracted the model to")
+        if local:
+            need, free = memory.model_estimate_bytes(Path(url.removeprefix("file://"))), memory.available_bytes()
+            if free is not None and need > free:
+                raise InsufficientResources(
+                    f"loading {name} needs about {need >> 20} MiB and {max(free, 0) >> 20} MiB are free; unload a model first"
+                )
+        entry = repository.add(replace(settings.model_template, name=name, base_path=url, preload=True))
+        try:
+            await entry.refresh(preload=True)
+        except Exception:
+            await repository.remove(name, timeout=0)
+            raise
+        if entry.default_entry() is None:
+            reasons = "; ".join(s.error_message for s in entry.statuses() if s.error_message) or "no model files found"
+            await repository.remove(name, timeout=0)
+            memory.release_freed()
+            if any(word in reasons.lower() for word in _MEMORY_WORDS):
+                raise InsufficientResources(f"model {name} does not fit in memory: {reasons}")
+            raise InvalidInput(f"model {name} cannot be loaded from {url}: {reasons}")
+
+    @app.post("/models")
+    async def load(request: Request) -> HTTPResponse:
+        name, url = _load_request(request.body)
+        if name in repository.models or name in loading:
+            raise Conflict(f"model {name} is already loaded; unload it first to load it again")
+        loading.add(name)
+        try:
+            await load_model(name, url)
+        finally:
+            loading.discard(name)
+        urls[name] = url
+        log.info("model loaded", extra={"model": name})
+        return _json({"status": f"Model {name} loaded"})
+
+    @app.get("/models")
+    async def list_models(request: Request) -> HTTPResponse:
+        limit_text = request.args.get("limit") or request.args.get("max_results") or str(_DEFAULT_PAGE)
+        token = request.args.get("next_page_token") or request.args.get("nextPageToken") or "0"
+        if not limit_text.isdigit() or not 1 <= int(limit_text) <= 1000:
+            raise InvalidInput(f"limit {limit_text[:20]!r} is not a page size; expected an integer from 1 to 1000")
+        if not token.isdigit():
+            raise InvalidInput(f"next_page_token {token[:40]!r} is not one this endpoint issued")
+        names = sorted(n for n in repository.models if n in urls)
+        start, limit = int(token), int(limit_text)
+        page: dict = {"models": [_describe(n, urls[n]) for n in names[start : start + limit]]}
+        if start + limit < len(names):
+            page["nextPageToken"] = str(start + limit)
+        return _json(page)
+
+    @app.get("/models/<name:str>")
+    async def describe(request: Request, name: str) -> HTTPResponse:
+        if name not in repository.models or name not in urls:
+            raise NotFound(f"model {name} is not loaded")
+        return _json(_describe(name, urls[name]))
+
+    @app.delete("/models/<name:str>")
+    async def unload(request: Request, name: str) -> HTTPResponse:
+        if name not in repository.models or name not in urls:
+            raise NotFound(f"model {name} is not loaded")
+        urls.pop(name)
+        finished = await repository.remove(name, timeout=settings.server.shutdown_timeout_seconds)
+        memory.release_freed()
+        log.info("model unloaded", extra={"model": name, "waited_for_requests": not finished})
+        return _json({"status": f"Model {name} unloaded"})
+
+    @app.post("/models/<name:str>/invoke")
+    async def invoke_model(request: Request, name: str) -> HTTPResponse:
+        async with tracker:
+            if name not in repository.models or name not in urls:
+                raise NotFound(f"model {name} is not loaded; load it with POST /models first")
+            return await invoke(request, engine, settings, model=name)

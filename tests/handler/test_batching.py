@@ -1,0 +1,88 @@
+"""Records through real models of fixed, ranged and open batch sizes: one answer per record, in order."""
+
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+import openvino as ov
+import openvino.opset13 as ops
+import pytest
+
+from ovserve.handler import batching
+from ovserve.handler.config import ModelConfig
+from ovserve.handler.engine import Engine
+from ovserve.handler.errors import InvalidInput
+from ovserve.handler.values import parse_shape
+from tests import models
+
+
+def engine_for(tmp_path, model: ov.Model, **settings) -> Engine:
+    models.write_version(tmp_path / "m", 1, model)
+    return Engine.from_configs([ModelConfig(name="m", base_path=str(tmp_path / "m"), plugin_config=dict(models.F32), **settings)])
+
+
+def run_records(engine: Engine, arrays: dict) -> dict:
+    async def go():
+        await engine.start()
+        try:
+            prediction = await engine.predict("m", None, lambda signature: arrays, records=True)
+            return prediction.outputs
+        finally:
+            await engine.stop()
+
+    return asyncio.run(go())
+
+
+def records(count: int) -> np.ndarray:
+    return np.arange(count * 3, dtype=np.float32).reshape(count, 3)
+
+
+@pytest.mark.parametrize("count", [1, 4, 10, 13])
+def test_fixed_batch_of_four_answers_every_record_in_order(tmp_path, count):
+    outputs = run_records(engine_for(tmp_path, models.add_one(shape=(4, 3))), {"x": records(count)})
+    assert outputs["y"].shape == (count, 3)
+    assert np.array_equal(outputs["y"], records(count) + 1)
+
+
+def test_batch_size_one_model_runs_records_one_by_one(tmp_path):
+    outputs = run_records(engine_for(tmp_path, models.add_one(shape=(1, 3))), {"x": records(7)})
+    assert np.array_equal(outputs["y"], records(7) + 1)
+
+
+def test_open_batch_models_take_chunks_of_the_default_size(tmp_path):
+    count = batching.DEFAULT_MAX_RECORDS * 2 + 5
+    outputs = run_records(engine_for(tmp_path, models.add_one(shape=(-1, 3))), {"x": records(count)})
+    assert np.array_equal(outputs["y"], records(count) + 1)
+
+
+def test_ranged_batch_pads_the_last_chunk_up_to_the_minimum(tmp_path):
+    outputs = run_records(engine_for(tmp_path, models.add_one(shape=(-1, 3)), shape=parse_shape("shape", "(2:5,3)")), {"x": records(11)})
+    assert np.array_equal(outputs["y"], records(11) + 1)
+
+
+def test_limits_come_from_the_first_dimension():
+    from ovserve.handler.signature import Signature, TensorSpec
+    from ovserve.handler.tensors import from_ov_name
+
+    def sig(first):
+        return Signature((TensorSpec("x", 0, from_ov_name("f32"), (first, 3)),), ())
+
+    assert batching.batch_limits(sig(8)) == (8, 8)
+    assert batching.batch_limits(sig(-1), max_records=32) == (1, 32)
+    assert batching.batch_limits(sig((2, 5))) == (2, 5)
+    assert batching._chunks(10, 4, 4) == [(0, 4, 4), (4, 8, 4), (8, 10, 4)]
+
+
+def test_outputs_without_a_record_dimension_cannot_be_matched(tmp_path):
+    x = ops.parameter([2, 3], ov.Type.f32, name="x")
+    total = ops.reduce_sum(x, ops.constant(np.array([0, 1], dtype=np.int64)), keep_dims=False)
+    total.output(0).set_names({"total"})
+    model = ov.Model([ops.result(total)], [x], "sum_all")
+    with pytest.raises(InvalidInput, match="not one row per record"):
+        run_records(engine_for(tmp_path, model), {"x": records(5)})
+
+
+def test_records_must_share_a_first_dimension():
+    with pytest.raises(InvalidInput, match="do not share a first"):
+        batching.record_count({"a": np.zeros((2, 3)), "b": np.zeros((3, 3))})

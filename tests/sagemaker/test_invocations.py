@@ -1,0 +1,174 @@
+"""``/invocations`` on a real ``serve`` process: every content type both ways, custom attributes, refusals."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests import models
+from tests.sagemaker.bodies import TYPES, answer, only_output, request_body
+
+X = np.array([[1, 2, 3, 4], [5, 6, 7, 8], [-1, 0.5, 0.25, 9]], dtype=np.float32)
+A = np.array([[1, 2, 3], [4, 5, 6]], dtype=np.float32)
+B = np.array([[10, 20, 30], [0.5, 0.5, 0.5]], dtype=np.float32)
+
+
+def model_dir(root: Path) -> Path:
+    """/opt/ml/model with an OVMS config.json: "vector" (v1 adds 1, v2 adds 2) and "pair" (sum and product)."""
+    folder = root / "opt-ml-model"
+    models.write_version(folder / "vector", 1, models.add_one(shape=(-1, 4), value=1.0))
+    models.write_version(folder / "vector", 2, models.add_one(shape=(-1, 4), value=2.0))
+    models.write_version(folder / "pair", 1, models.two_in_two_out())
+    entries = [
+        {"config": {"name": "vector", "base_path": "vector", "plugin_config": models.F32,
+                    "model_version_policy": {"all": {}}}},
+        {"config": {"name": "pair", "base_path": "pair", "plugin_config": models.F32}},
+    ]
+    (folder / "config.json").write_text(json.dumps({"model_config_list": entries}))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def endpoint(tmp_path_factory):
+    from tests.sagemakerproc import SageMakerServer
+
+    root = tmp_path_factory.mktemp("sagemaker")
+    server = SageMakerServer({"OVSERVE_MODEL_PATH": str(model_dir(root))}, root / "serve.log")
+    try:
+        yield server.wait_ready()
+        assert server.process.poll() is None, server.read_log()
+    finally:
+        server.stop()
+
+
+def post(endpoint, body: bytes, content_type: str, accept: str | None = None, attributes: str | None = None, path="/invocations"):
+    headers = {"Content-Type": content_type}
+    if accept:
+        headers["Accept"] = accept
+    if attributes:
+        headers["X-Amzn-SageMaker-Custom-Attributes"] = attributes
+    return endpoint.client.post(path, content=body, headers=headers)
+
+
+@pytest.mark.parametrize("accept", TYPES)
+@pytest.mark.parametrize("content_type", TYPES)
+def test_every_request_type_pairs_with_every_answer_type(endpoint, content_type, accept):
+    reply = post(endpoint, request_body(content_type, {"x": X}, model="vector"), content_type, accept)
+    assert reply.status_code == 200, reply.text
+    assert reply.headers["content-type"] == accept
+    got = only_output(answer(accept, reply.content))
+    assert np.allclose(got.reshape(X.shape), X + 2), (content_type, accept)  # the default model's latest version
+
+
+@pytest.mark.parametrize("content_type", ["application/json", "application/jsonlines", "application/x-npz", "application/msgpack",
+                                          "application/x-protobuf"])
+@pytest.mark.parametrize("accept", ["application/json", "application/x-npz", "application/msgpack", "application/x-protobuf",
+                                    "application/jsonlines"])
+def test_named_inputs_and_outputs_keep_their_names(endpoint, content_type, accept):
+    reply = post(endpoint, request_body(content_type, {"a": A, "b": B}, model="pair"), content_type, accept,
+                 attributes="tfs-model-name=pair")
+    assert reply.status_code == 200, reply.text
+    outputs = answer(accept, reply.content)
+    assert np.allclose(outputs["sum"], A + B) and np.allclose(outputs["product"], A * B)
+
+
+def test_csv_answers_put_several_outputs_side_by_side(endpoint):
+    reply = post(endpoint, request_body("application/x-npz", {"a": A, "b": B}), "application/x-npz", "text/csv",
+                 attributes="tfs-model-name=pair")
+    assert reply.status_code == 200, reply.text
+    assert np.allclose(np.loadtxt(reply.content.decode().splitlines(), delimiter=","), np.hstack([A + B, A * B]))
+
+
+def test_a_bare_json_array_and_row_format_bodies(endpoint):
+    for body, key in ((json.dumps(X.tolist()), "predictions"), (json.dumps({"instances": X.tolist()}), "predictions")):
+        reply = post(endpoint, body.encode(), "application/json")
+        assert reply.status_code == 200 and np.allclose(reply.json()[key], X + 2)
+
+
+def test_custom_attributes_choose_the_model_and_version(endpoint):
+    body = request_body("application/x-npy", {"x": X})
+    reply = post(endpoint, body, "application/x-npy", attributes="tfs-model-name=vector,tfs-model-version=1, trace=abc")
+    assert reply.status_code == 200 and np.allclose(reply.json()["predictions"], X + 1)
+    reply = post(endpoint, body, "application/x-npy", attributes="tfs-model-name=nope")
+    assert reply.status_code == 404 and "nope" in reply.json()["error"]
+    reply = post(endpoint, body, "application/x-npy", attributes="tfs-model-name=vector,tfs-model-version=7")
+    assert reply.status_code == 404 and "version 7" in reply.json()["error"]
+    reply = post(endpoint, body, "application/x-npy", attributes="tfs-method=classify")
+    assert reply.status_code == 400 and "tfs-method=predict" in reply.json()["error"]
+
+
+def test_protobuf_requests_name_their_model_and_version(endpoint):
+    from ovserve.handler.protos import serving_apis_pb2 as apis
+
+    request = apis.PredictRequest()
+    request.ParseFromString(request_body("application/x-protobuf", {"x": X}, model="vector"))
+    request.model_spec.version.value = 1
+    reply = post(endpoint, request.SerializeToString(), "application/x-protobuf", "application/x-protobuf")
+    response = apis.PredictResponse()
+    response.ParseFromString(reply.content)
+    assert response.model_spec.name == "vector" and response.model_spec.version.value == 1
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body", "status", "message"),
+    [
+        ("image/png", b"\x89PNG", 415, "expected one of application/json"),
+        ("application/x-npy", b"not numpy", 400, "numpy.save"),
+        ("application/x-npz", b"PK\x03\x04broken", 400, "numpy.savez"),
+        ("text/csv", b"1,2,3\n", 400, "takes 4 per record"),
+        ("application/jsonlines", b"[1,2,3,4]\n{", 400, "line 2"),
+        ("application/msgpack", b"\xc1", 400, "not valid msgpack"),
+        ("application/x-protobuf", b"\xff\xff\xff", 400, "PredictRequest"),
+        ("application/json", b'{"instances": [[1, 2], [3]]}', 400, "rectangular"),
+    ],
+)
+def test_bad_bodies_get_4xx_naming_the_problem(endpoint, content_type, body, status, message):
+    reply = post(endpoint, body, content_type)
+    assert reply.status_code == status and message in reply.json()["error"], reply.text
+    assert post(endpoint, request_body("text/csv", {"x": X}), "text/csv").status_code == 200
+
+
+def test_unacceptable_answers_get_406(endpoint):
+    reply = post(endpoint, request_body("text/csv", {"x": X}), "text/csv", accept="image/png")
+    assert reply.status_code == 406 and "application/x-npz" in reply.json()["error"]
+    reply = post(endpoint, request_body("application/x-npz", {"a": A, "b": B}), "application/x-npz", "application/x-npy",
+                 attributes="tfs-model-name=pair")
+    assert reply.status_code == 406 and "2 outputs" in reply.json()["error"]
+
+
+def test_bodies_over_the_payload_limit_get_413(endpoint):
+    reply = post(endpoint, b"1," * (3 * 1024 * 1024 + 8), "text/csv")
+    assert reply.status_code == 413 and "SAGEMAKER_MAX_PAYLOAD_IN_MB" in reply.json()["error"]
+    assert post(endpoint, request_body("text/csv", {"x": X}), "text/csv").status_code == 200
+
+
+def test_unknown_headers_are_ignored_and_ping_stays_healthy(endpoint):
+    headers = {"X-Amzn-SageMaker-Target-Variant": "v1", "X-Amzn-SageMaker-Inference-Id": "abc", "X-Forwarded-For": "1.2.3.4"}
+    assert endpoint.client.get("/ping", headers=headers).status_code == 200
+    reply = endpoint.client.post("/invocations", content=request_body("text/csv", {"x": X}),
+                                 headers={"Content-Type": "text/csv", **headers})
+    assert reply.status_code == 200
+
+
+def test_the_official_tf_serving_client_speaks_x_protobuf(endpoint):
+    """tensorflow-serving-api builds the PredictRequest and reads the PredictResponse (in its own interpreter)."""
+    import os
+    import subprocess
+
+    from tests.clients import tf_python
+    from tests.serverproc import REPO
+
+    call = {"url": f"{endpoint.url}/invocations", "model": "pair",
+            "inputs": {"a": {"value": A.tolist(), "dtype": "float32"}, "b": {"value": B.tolist(), "dtype": "float32"}}}
+    run = subprocess.run(
+        [tf_python(), str(REPO / "tests" / "clients" / "tfs_protobuf_post.py")], input=json.dumps(call),
+        capture_output=True, text=True, timeout=240, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    result = json.loads(run.stdout)
+    assert result["status"] == 200 and result["model"] == "pair" and result["version"] == 1
+    assert result["outputs"]["sum"]["dtype"] == "float32"
+    assert np.allclose(result["outputs"]["sum"]["value"], A + B) and np.allclose(result["outputs"]["product"]["value"], A * B)
