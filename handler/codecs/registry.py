@@ -21,6 +21,7 @@ from .tensor_proto import DEFAULT_MAX_BYTES
 
 ROW, COLUMN = tfs_json.ROW, tfs_json.COLUMN
 AUTO = "auto"  # JSON answers to non-JSON requests: row form when the outputs allow it
+LINES = "lines"  # JSON answers to a JSON body of several lines: one line per record
 
 
 @dataclass(frozen=True)
@@ -59,10 +60,26 @@ def _npz_arrays(found: dict[str, np.ndarray]) -> Callable[[Signature], dict[str,
     return arrays
 
 
+def _json_records(body: bytes) -> tfs_json.JsonPredictRequest | None:
+    """A JSON body of several lines, each a record: batch transform's Line split with a JSON content type."""
+    if body.strip().count(b"\n") == 0:
+        return None
+    try:
+        return json_lines.parse(body)
+    except InvalidInput:
+        return None
+
+
 def decode(media_type: str, body: bytes, max_bytes: int = DEFAULT_MAX_BYTES) -> Decoded:
     """Parse ``body`` as ``media_type`` (a canonical type from media_types); InvalidInput when it is not one."""
     if media_type == media_types.JSON:
-        parsed = tfs_json.parse_predict(body, allow_bare=True)
+        try:
+            parsed = tfs_json.parse_predict(body, allow_bare=True)
+        except InvalidInput:
+            lines = _json_records(body)
+            if lines is None:
+                raise
+            return Decoded(lines.arrays, from_json=True, form=LINES, records=True)
         return Decoded(parsed.arrays, from_json=True, form=parsed.form)
     if media_type == media_types.JSONLINES:
         parsed = json_lines.parse(body)
@@ -92,6 +109,8 @@ def decode(media_type: str, body: bytes, max_bytes: int = DEFAULT_MAX_BYTES) -> 
 
 
 def _json(outputs: dict[str, np.ndarray], form: str) -> bytes:
+    if form == LINES:
+        return json_lines.dump(outputs)
     if form != AUTO:
         return tfs_json.encode_predict(outputs, form)
     try:

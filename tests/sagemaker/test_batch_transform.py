@@ -109,3 +109,14 @@ def test_a_mini_batch_over_the_payload_limit_gets_413(start_sagemaker, tmp_path)
     body = b"\n".join([b"1,2,3"] * 200_000)
     reply = endpoint.client.post("/invocations", content=body, headers={"Content-Type": "text/csv"})
     assert reply.status_code == 413 and "SAGEMAKER_MAX_PAYLOAD_IN_MB" in reply.json()["error"]
+
+
+def test_json_content_with_line_splitting_answers_one_line_per_record(batch_of_four):
+    """SplitType=Line with ContentType=application/json: each mini-batch is several JSON documents, one per line."""
+    data = records(6)
+    body = b"\n".join(orjson.dumps(row.tolist()) for row in data)
+    reply = batch_of_four.client.post("/invocations", content=body, headers={"Content-Type": "application/json"})
+    assert reply.status_code == 200 and reply.headers["content-type"] == "application/json"
+    assert np.allclose([orjson.loads(line) for line in reply.content.split(b"\n")], data + 1)
+    broken = batch_of_four.client.post("/invocations", content=b"[1, 2, 3]\n[1, 2", headers={"Content-Type": "application/json"})
+    assert broken.status_code == 400 and "not valid JSON" in broken.json()["error"]
