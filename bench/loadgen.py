@@ -24,7 +24,7 @@ local f = io.open(os.getenv("OVSERVE_BENCH_BODY"), "rb")
 wrk.method = "POST"
 wrk.body = f:read("*a")
 f:close()
-wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Content-Type"] = os.getenv("OVSERVE_BENCH_TYPE")
 """
 
 
@@ -49,7 +49,7 @@ def _ms(value: str, unit: str) -> float:
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
-def wrk(url: str, body: bytes, connections: int, seconds: float, server_pid: int) -> Point:
+def wrk(url: str, body: bytes, connections: int, seconds: float, server_pid: int, content_type: str = "application/json") -> Point:
     with tempfile.TemporaryDirectory() as scratch:
         body_file, script = Path(scratch) / "body", Path(scratch) / "post.lua"
         body_file.write_bytes(body)
@@ -57,7 +57,8 @@ def wrk(url: str, body: bytes, connections: int, seconds: float, server_pid: int
         cpu_client, cpu_server, started = _children_cpu(), process_cpu(server_pid), time.perf_counter()
         result = subprocess.run(
             ["wrk", "-t1", f"-c{connections}", f"-d{int(seconds)}s", "--latency", "-s", str(script), url],
-            capture_output=True, text=True, env={**os.environ, "OVSERVE_BENCH_BODY": str(body_file)}, check=True,
+            capture_output=True, text=True, check=True,
+            env={**os.environ, "OVSERVE_BENCH_BODY": str(body_file), "OVSERVE_BENCH_TYPE": content_type},
         )
         elapsed = time.perf_counter() - started
     out = result.stdout

@@ -119,3 +119,12 @@ def test_bad_settings_exit_2_with_one_line_naming_them(tmp_path, env, fragment):
     run = subprocess.run([sys.executable, "-m", "ovserve.sagemaker", "serve"], cwd=REPO, capture_output=True, text=True,
                          timeout=60, env={**os.environ, "OVSERVE_MODEL_PATH": str(tmp_path), **env})
     assert run.returncode == 2 and fragment in run.stderr and len(run.stderr.strip().splitlines()) == 1, run.stderr
+
+
+def test_the_readme_sagemaker_example_answers_as_documented(start_sagemaker):
+    readme = (REPO / "README.md").read_text()
+    documented = readme.split("curl -H 'Content-Type: text/csv' -d $'0\\n100' http://localhost:8080/invocations\n# ", 1)[1]
+    documented = documented.splitlines()[0]
+    server = start_sagemaker({"OVSERVE_MODEL_PATH": str(REPO / "examples" / "models" / "temperature")})
+    reply = server.client.post("/invocations", content=b"0\n100", headers={"Content-Type": "text/csv"})
+    assert reply.status_code == 200 and reply.text == documented
