@@ -5,7 +5,7 @@ device's optimal number of requests):
 * ResNet-50, one image per request, in each binary and text body type;
 * a tabular MLP over batch-transform-shaped bodies (1,024 CSV rows or JSON
   Lines records per request), reported in records per second; raw runs the
-  same 64-record batches the server cuts the bodies into.
+  batches the server cuts each body into (one even share per infer request).
 Every point is measured ``--repeats`` times, interleaved; medians go to bench/RESULTS.md.
 Usage: python -m bench.sagemaker [--seconds 4] [--repeats 3] [--output bench/RESULTS.md]
 """
@@ -39,7 +39,6 @@ from .cold_start import free_port
 from .stats import Point, median_point
 
 RECORDS_PER_BODY = 1024
-RECORDS_PER_BATCH = 64  # the server's default chunk for models that take any batch size
 THROUGHPUT = {"PERFORMANCE_HINT": "THROUGHPUT"}
 
 
@@ -120,11 +119,12 @@ def main() -> None:
     resnet = raw.compile_model(str(paths["resnet50"] / "1" / "model.xml"), THROUGHPUT)
     mlp = raw.compile_model(str(paths["tabular"] / "1" / "model.xml"), THROUGHPUT)
     nireq = {name: int(c.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS")) for name, c in (("resnet50", resnet), ("tabular", mlp))}
-    chunk = {0: records[:RECORDS_PER_BATCH]}
+    per_infer = -(-RECORDS_PER_BODY // nireq["tabular"])  # how the server splits a body for a model of any batch size
+    chunk = {0: records[:per_infer]}
     points: dict[tuple[str, str, int], Callable[[], Point]] = {
         ("resnet50", "raw async", nireq["resnet50"]): lambda: raw.async_queue(resnet, {0: image}, args.seconds, nireq["resnet50"]),
-        ("tabular", f"raw async, {RECORDS_PER_BATCH} records per infer", nireq["tabular"]): (
-            lambda: _per_record(raw.async_queue(mlp, chunk, args.seconds, nireq["tabular"]), RECORDS_PER_BATCH)),
+        ("tabular", f"raw async, {per_infer} records per infer", nireq["tabular"]): (
+            lambda: _per_record(raw.async_queue(mlp, chunk, args.seconds, nireq["tabular"]), per_infer)),
     }
     endpoints = {name: Endpoint(paths[name], max_payload_mb=20) for name in ("resnet50", "tabular")}
     pid, url = endpoints["resnet50"].process.pid, f"http://127.0.0.1:{endpoints['resnet50'].port}/invocations"

@@ -2,10 +2,12 @@
 
 Batch transform and multi-record bodies (CSV rows, JSON Lines) bring any
 number of records; a model takes a fixed batch (``[1, ...]``, ``[8, ...]``), a
-range, or any size. Records are cut into chunks the model accepts, the last
-chunk padded with copies of its final record when the model needs a full
-batch, chunks run concurrently up to the pool's parallelism, and outputs are
-cut back to one row per record in input order.
+range, or any size. Records are cut into chunks the model accepts (for a range
+or any size: one even share per parallel infer request, at most
+``OVSERVE_MAX_RECORDS_PER_BATCH``), the last chunk padded with copies of its
+final record when the model needs a full batch, chunks run concurrently up to
+the pool's parallelism, and outputs are cut back to one row per record in
+input order.
 """
 
 from __future__ import annotations
@@ -19,8 +21,8 @@ from .errors import InvalidInput
 from .model import ServedModel
 from .signature import Signature
 
-# Chunk size for models that take any batch: big enough to amortise a call, small enough to spread over cores.
-DEFAULT_MAX_RECORDS = int(os.environ.get("OVSERVE_MAX_RECORDS_PER_BATCH", "64"))
+# Largest chunk for models that take any batch size: bounds the working memory of one inference.
+DEFAULT_MAX_RECORDS = int(os.environ.get("OVSERVE_MAX_RECORDS_PER_BATCH", "1024"))
 
 
 def record_count(arrays: dict[str, np.ndarray]) -> int:
@@ -32,7 +34,7 @@ def record_count(arrays: dict[str, np.ndarray]) -> int:
 
 
 def batch_limits(signature: Signature, max_records: int = DEFAULT_MAX_RECORDS) -> tuple[int, int]:
-    """(smallest, largest) batch the model takes, from its inputs' first dimensions."""
+    """(smallest, largest) batch the model takes, from its inputs' first dimensions (open ends capped at ``max_records``)."""
     low, high = 1, max(1, max_records)
     for spec in signature.inputs:
         if not spec.shape:
@@ -68,9 +70,12 @@ async def infer_records(
     """Infer every record of ``arrays`` (first dimension = records); outputs have one row per record."""
     count = record_count(arrays)
     low, high = batch_limits(served.signature)
+    parallelism = max(1, served.parallelism)
+    if low < high:  # a choice of sizes: spread the records evenly over the parallel infer requests
+        high = max(low, min(high, -(-count // parallelism)))
     if low <= count <= high:
         return await served.infer(arrays, from_json=from_json, output_filter=output_filter)
-    gate = asyncio.Semaphore(max(1, served.parallelism))
+    gate = asyncio.Semaphore(parallelism)
 
     async def run(start: int, stop: int, size: int) -> dict[str, np.ndarray]:
         async with gate:

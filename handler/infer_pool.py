@@ -155,6 +155,8 @@ class InferPool:
                 loop.call_soon_threadsafe(self._finished, request, done, outputs, error, time.perf_counter() - began)
             except RuntimeError:  # loop closed during shutdown
                 return
+            # Hold nothing while idle: a lingering reference would keep the compiled model alive after unload.
+            del job, request, inputs, outputs, error
 
     def close(self) -> None:
         """Stop the worker threads once every running job has finished."""

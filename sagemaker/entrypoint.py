@@ -2,7 +2,8 @@
 
 SageMaker runs ``docker run IMAGE serve``; ``docker run IMAGE --model_name …``
 gets the TF Serving compatible server with the same flags as ``ovserve``.
-SIGTERM is handled from the first instruction: the heavy imports come after.
+SIGTERM is handled from the first instruction, and SageMaker's port listens
+before the heavy imports (see early_socket).
 """
 
 from __future__ import annotations
@@ -19,9 +20,16 @@ def run() -> None:
     signal.signal(signal.SIGTERM, _exit_cleanly)
     args = sys.argv[1:]
     if args[:1] == ["serve"]:
+        from .early_socket import listen_early
+
+        try:
+            listener = listen_early()
+        except OSError as exc:
+            print(f"ovserve serve: cannot listen on SAGEMAKER_BIND_TO_PORT: {exc}", file=sys.stderr)
+            sys.exit(1)
         from .main import main as serve_main
 
-        sys.exit(serve_main(args[1:]))
+        sys.exit(serve_main(args[1:], listener))
     from ovserve.server.main import main as server_main
 
     sys.exit(server_main(args))

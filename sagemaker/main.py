@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import socket
 import sys
 from collections.abc import Sequence
 
@@ -29,8 +30,8 @@ from .settings import SageMakerSettings
 log = logging.getLogger("ovserve.sagemaker")
 
 
-async def serve(settings: SageMakerSettings) -> None:
-    """Run until SIGTERM/SIGINT, then shut down gracefully."""
+async def serve(settings: SageMakerSettings, listener: socket.socket | None = None) -> None:
+    """Run until SIGTERM/SIGINT, then shut down gracefully; ``listener`` is the port already opened, if any."""
     loop = asyncio.get_running_loop()
     stopping = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -39,7 +40,7 @@ async def serve(settings: SageMakerSettings) -> None:
     engine = Engine.from_configs(list(server_settings.models), server_settings.cpu_extension, server_settings.storage_cache_dir)
     tracker = InFlight()
     app = create_app(engine, settings, tracker)
-    http = await start_http(app, "0.0.0.0", settings.port)
+    http = await start_http(app, "0.0.0.0", settings.port, sock=listener)
     log.info(
         "SageMaker endpoint listening",
         extra={"port": bound_port(http), "multi_model": settings.multi_model, "batch": settings.batch},
@@ -68,20 +69,23 @@ async def serve(settings: SageMakerSettings) -> None:
         raise failure
 
 
-def main(argv: Sequence[str]) -> int:
+def main(argv: Sequence[str], listener: socket.socket | None = None) -> int:
     """``serve [OVMS flags]``; returns the exit code (2 for bad settings, 1 when models cannot be reached)."""
     try:
         settings = sagemaker_settings.load(argv)
     except ConfigError as exc:
         print(f"ovserve serve: {exc.message}", file=sys.stderr)
         return 2
+    if listener is not None and listener.getsockname()[1] != settings.port:
+        listener.close()  # the port was opened for another value; serve binds its own
+        listener = None
     logs.configure(settings.server.log_level, settings.server.log_path)
     with contextlib.suppress(ImportError):
         import uvloop
 
         asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     try:
-        asyncio.run(serve(settings))
+        asyncio.run(serve(settings, listener))
     except StorageError as exc:
         log.error("cannot start", extra={"reason": exc.message})
         print(f"ovserve serve: {exc.message}", file=sys.stderr)

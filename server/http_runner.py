@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 from typing import Any
 
 from sanic import Sanic
@@ -17,9 +18,12 @@ from sanic import Sanic
 from .inflight import InFlight
 
 
-async def start_http(app: Sanic, host: str, port: int) -> Any:
-    """Bind ``host:port`` and run ``app``'s start-up hooks; returns Sanic's AsyncioServer."""
-    server = await app.create_server(host=host, port=port, access_log=False, return_asyncio_server=True)
+async def start_http(app: Sanic, host: str, port: int, sock: socket.socket | None = None) -> Any:
+    """Bind ``host:port`` (or serve ``sock``, already listening) and run ``app``'s start-up hooks; returns Sanic's AsyncioServer."""
+    if sock is not None:
+        server = await app.create_server(sock=sock, access_log=False, return_asyncio_server=True)
+    else:
+        server = await app.create_server(host=host, port=port, access_log=False, return_asyncio_server=True)
     await server.startup()  # create_server has already bound the socket
     await server.before_start()
     await server.after_start()
