@@ -47,11 +47,13 @@ test: $(VENV)/.test-installed $(TF_VENV)/.installed .npm/.installed
 lint: $(VENV)/.test-installed
 	$(BIN)/ruff check .
 
-# Benchmarks against raw OpenVINO (about 6 minutes); appends to bench/RESULTS.md. Needs wrk and h2load.
+# Benchmarks against raw OpenVINO (about 10 minutes): the TF Serving APIs, then SageMaker /invocations;
+# both append to bench/RESULTS.md. Needs wrk and h2load.
 bench: $(VENV)/.server-installed
 	@command -v wrk >/dev/null && command -v h2load >/dev/null || \
 		(apt-get update -qq && apt-get install -y -qq wrk nghttp2-client)
 	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.sagemaker
 
 # Regenerates handler/protos/*_pb2.py and server/grpc_generated/ from handler/protos/*.proto.
 protos: $(VENV)/.test-installed
