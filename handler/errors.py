@@ -54,6 +54,12 @@ class PayloadTooLarge(OvserveError):
     kind = "payload_too_large"
 
 
+class MethodNotAllowed(OvserveError):
+    """The path exists but not for this HTTP method (HTTP 405)."""
+
+    kind = "method_not_allowed"
+
+
 class NotAcceptable(OvserveError):
     """No response type the client accepts can carry this answer (HTTP 406)."""
 
@@ -94,3 +100,24 @@ class InternalError(OvserveError):
     """Something failed that the client could not have caused (HTTP 500)."""
 
     kind = "internal"
+
+
+# How every HTTP-shaped transport (REST, SageMaker, Lambda's API Gateway answers) reports each kind.
+HTTP_STATUS = {
+    "invalid_input": 400,
+    "not_found": 404,
+    "method_not_allowed": 405,
+    "not_acceptable": 406,
+    "conflict": 409,
+    "payload_too_large": 413,
+    "unsupported_media_type": 415,
+    "not_ready": 503,
+    "overloaded": 503,
+    "insufficient_resources": 507,
+    "config": 500,
+    "internal": 500,
+}
+
+
+def http_status(exc: OvserveError) -> int:
+    return HTTP_STATUS.get(exc.kind, 500)

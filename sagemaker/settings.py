@@ -20,15 +20,15 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 from ovserve.handler.codecs import media_types
 from ovserve.handler.config import ModelConfig
 from ovserve.handler.errors import ConfigError
+from ovserve.handler.model_location import DEFAULT_DIR, with_model_location
 from ovserve.handler.settings import ServerSettings, gather_values, model_template, models_from_values, settings_from_values
 from ovserve.handler.values import fail, parse_bool, parse_int
 
-MODEL_DIR = "/opt/ml/model"
+MODEL_DIR = DEFAULT_DIR
 MAX_PAYLOAD_LIMIT_MB = 100  # batch transform's ceiling for MaxPayloadInMB
 
 
@@ -46,17 +46,6 @@ class SageMakerSettings:
     max_concurrent_transforms: int = 1
     default_accept: str = media_types.JSON
     default_model: str | None = None
-
-
-def _model_values(values: dict[str, str], environ: Mapping[str, str]) -> dict[str, str]:
-    """Fill in the model location SageMaker implies when no flag names one."""
-    if values.get("config_path") or values.get("model_name") and values.get("model_path"):
-        return values
-    folder = values.get("model_path") or MODEL_DIR
-    config = Path(folder) / "config.json"
-    if "://" not in folder and config.is_file() and not values.get("model_name"):
-        return {**{k: v for k, v in values.items() if k != "model_path"}, "config_path": str(config)}
-    return {**values, "model_path": folder, "model_name": values.get("model_name") or "model"}
 
 
 def _concurrency(environ: Mapping[str, str], max_payload_mb: int) -> int:
@@ -78,7 +67,7 @@ def load(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> SageM
                 raise ConfigError(f"--{flag}: not used on a multi-model endpoint; SageMaker loads models through POST /models")
         models: tuple[ModelConfig, ...] = ()
     else:
-        values = _model_values(values, environ)
+        values = with_model_location(values, MODEL_DIR)
         models = tuple(replace(m, preload=True) for m in models_from_values(values))  # load starts at once
     values.setdefault("file_system_poll_wait_seconds", "0")  # /opt/ml/model does not change under a running endpoint
     server = settings_from_values(values, models)

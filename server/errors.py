@@ -10,23 +10,10 @@ from sanic.exceptions import SanicException
 from sanic.response import HTTPResponse, raw
 
 from ovserve.handler.codecs.tfs_json import dumps
-from ovserve.handler.errors import OvserveError
+from ovserve.handler.errors import OvserveError, http_status
 
 log = logging.getLogger("ovserve.server")
 
-HTTP_STATUS = {
-    "invalid_input": 400,
-    "not_found": 404,
-    "unsupported_media_type": 415,
-    "payload_too_large": 413,
-    "not_acceptable": 406,
-    "conflict": 409,
-    "insufficient_resources": 507,
-    "not_ready": 503,
-    "overloaded": 503,
-    "config": 500,
-    "internal": 500,
-}
 
 
 def error_response(status: int, message: str) -> HTTPResponse:
@@ -49,7 +36,7 @@ def handle_exception(request: Request, exc: Exception) -> HTTPResponse:
 
 def _handle(request: Request, exc: Exception, body_limit_hint: str) -> HTTPResponse:
     if isinstance(exc, OvserveError):
-        return error_response(HTTP_STATUS.get(exc.kind, 500), exc.message)
+        return error_response(http_status(exc), exc.message)
     if isinstance(exc, SanicException):
         status = getattr(exc, "status_code", 500) or 500
         message = str(exc) or "request failed"

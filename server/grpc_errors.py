@@ -20,6 +20,10 @@ GRPC_STATUS = {
     "payload_too_large": grpc.StatusCode.RESOURCE_EXHAUSTED,
     "not_ready": grpc.StatusCode.UNAVAILABLE,
     "overloaded": grpc.StatusCode.RESOURCE_EXHAUSTED,
+    "method_not_allowed": grpc.StatusCode.UNIMPLEMENTED,
+    "not_acceptable": grpc.StatusCode.INVALID_ARGUMENT,
+    "conflict": grpc.StatusCode.ALREADY_EXISTS,
+    "insufficient_resources": grpc.StatusCode.RESOURCE_EXHAUSTED,
     "config": grpc.StatusCode.INTERNAL,
     "internal": grpc.StatusCode.INTERNAL,
 }

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ovserve.handler import versions
-from ovserve.handler.errors import InvalidInput
+from . import versions
+from .errors import InvalidInput
 
 HEADER = "x-amzn-sagemaker-custom-attributes"
 

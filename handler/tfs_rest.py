@@ -1,0 +1,54 @@
+"""TF Serving's REST API without a web framework: ``/v1/models/...`` in, JSON bytes out.
+
+The Sanic server and the Lambda adapter both answer these paths; the path
+grammar, the content types taken as JSON and every error live here once.
+``rest`` is the path after ``/v1/models/``: ``{m}[/versions/{v}|/labels/{l}][/metadata|:predict]``.
+"""
+
+from __future__ import annotations
+
+import re
+
+from . import versions
+from .codecs import tfs_json
+from .engine import Engine
+from .errors import InvalidInput, MethodNotAllowed, NotFound, UnsupportedMediaType
+
+_PATH = re.compile(r"^(?P<model>[^/:]+)(?:/versions/(?P<version>[^/:]+)|/labels/(?P<label>[^/:]+))?(?P<action>/metadata|:[A-Za-z]+)?$")
+# curl -d sends form-encoded by default; TF Serving ignores the type, so these all mean JSON.
+JSON_TYPES = ("", "application/json", "application/x-www-form-urlencoded", "text/plain")
+
+
+async def handle(engine: Engine, method: str, rest: str, body: bytes, content_type: str | None, path: str) -> bytes:
+    """Status (GET), metadata (GET …/metadata) or predict (POST …:predict); ``path`` is quoted in errors."""
+    match = _PATH.match(rest)
+    if match is None:
+        raise NotFound(f"no such endpoint: /v1/models/{rest}")
+    if match["label"] is not None:
+        raise versions.label_not_supported(match["label"])
+    model, version, action = match["model"], versions.from_text(match["version"]), match["action"]
+    if action == ":predict":
+        if method != "POST":
+            raise MethodNotAllowed(f"{path} takes POST")
+        return await predict(engine, model, version, body, content_type)
+    if action is not None and action != "/metadata":
+        raise NotFound(f"{action!r} is not available; this server implements :predict")
+    if method != "GET":
+        raise MethodNotAllowed(f"{path} takes GET")
+    if action == "/metadata":
+        served_version, signature = await engine.metadata(model, version)
+        return tfs_json.encode_metadata(model, served_version, signature)
+    return tfs_json.encode_status(engine.status(model, version))
+
+
+async def predict(engine: Engine, model: str, version: int | None, body: bytes, content_type: str | None) -> bytes:
+    """One TF Serving JSON predict, answered in the request's form (row or column)."""
+    bare = (content_type or "").split(";")[0].strip().lower()
+    if bare not in JSON_TYPES:
+        raise UnsupportedMediaType(f"Content-Type {bare!r} is not supported here; expected application/json")
+    parsed = tfs_json.parse_predict(body)
+    prediction = await engine.predict(model, version, parsed.arrays, from_json=True)
+    try:
+        return tfs_json.encode_predict(prediction.outputs, parsed.form)
+    except TypeError as exc:
+        raise InvalidInput(f"the model's output cannot be written as JSON: {exc}") from None
