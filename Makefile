@@ -11,6 +11,9 @@ AZURITE := azurite@3.37.0
 # The official TF Serving client (with all of TensorFlow) lives in its own venv: tests run it in a subprocess.
 TF_VENV := .venv-tfclient
 TF_CLIENT := tensorflow-serving-api==2.21.0
+# The official Lambda Runtime Interface Emulator ships inside the aws-sam-cli wheel; the Lambda tests run behind it.
+SAM_CLI := aws-sam-cli==1.170.0
+RIE := .rie/aws-lambda-rie
 
 .PHONY: serve test lint protos bench example-model clean
 
@@ -36,11 +39,17 @@ $(TF_VENV)/.installed:
 	$(TF_VENV)/bin/pip install --quiet $(TF_CLIENT)
 	touch $@
 
+$(RIE): | $(BIN)/python
+	$(BIN)/pip download --quiet --no-deps --dest .rie $(SAM_CLI)
+	$(BIN)/python -c "import glob, os, zipfile; wheel = zipfile.ZipFile(glob.glob('.rie/aws_sam_cli-*.whl')[0]); \
+		open('$(RIE)', 'wb').write(wheel.read('samcli/local/rapid/aws-lambda-rie-x86_64')); os.chmod('$(RIE)', 0o755)"
+	rm -f .rie/aws_sam_cli-*.whl
+
 .npm/.installed:
 	npm install --silent --no-audit --no-fund --prefix .npm $(AZURITE)
 	touch $@
 
-test: $(VENV)/.test-installed $(TF_VENV)/.installed .npm/.installed
+test: $(VENV)/.test-installed $(TF_VENV)/.installed .npm/.installed $(RIE)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q tests
 
@@ -63,4 +72,4 @@ example-model: $(VENV)/.server-installed
 	$(BIN)/python examples/make_example_model.py
 
 clean:
-	rm -rf $(VENV) $(TF_VENV) .npm build *.egg-info
+	rm -rf $(VENV) $(TF_VENV) .npm .rie build *.egg-info

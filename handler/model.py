@@ -58,6 +58,14 @@ def _dims(partial: Any) -> tuple | None:
     return tuple(dims)
 
 
+def _from_cache(compiled: Any) -> bool:
+    """Whether OpenVINO imported the compiled blob from the cache dir instead of compiling."""
+    try:
+        return bool(compiled.get_property("LOADED_FROM_CACHE"))
+    except Exception:  # devices without the property
+        return False
+
+
 def _specs(ports: list, aliases: dict[str, str], side: str) -> tuple[TensorSpec, ...]:
     specs = []
     for index, port in enumerate(ports):
@@ -139,7 +147,8 @@ class ServedModel:
         self._on_demand = plan.on_demand
         log.info(
             "model version loaded",
-            extra={"model": self.config.name, "version": self.version, "seconds": round(time.monotonic() - started, 3)},
+            extra={"model": self.config.name, "version": self.version, "seconds": round(time.monotonic() - started, 3),
+                   "from_cache": _from_cache(loaded.compiled)},
         )
         return loaded
 

@@ -23,7 +23,8 @@ def parse_url(url: str) -> tuple[str, str]:
     return split_url(url, "s3")
 
 
-def _client() -> Any:
+def client() -> Any:
+    """A boto3 S3 client configured from the environment (endpoints, region, unsigned when there are no credentials)."""
     import boto3
     from botocore import UNSIGNED
     from botocore.config import Config
@@ -57,7 +58,7 @@ class S3Storage(ObjectStoreStorage):
         super().__init__(url, prefix, cache_root)
 
     def make_client(self) -> Any:
-        return _client()
+        return client()
 
     def objects(self) -> Iterator[tuple[str, str, int]]:
         from botocore.exceptions import BotoCoreError, ClientError

@@ -1,1 +1,1 @@
-"""AWS Lambda adapter (imported as ``ovserve.aws_lambda``): arrives with its issue."""
+"""AWS Lambda adapter (imported as ``ovserve.aws_lambda``): HTTP, direct and S3 events; entry point ``handler.handler``."""

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from tests import models
-from tests.sagemaker.dockerfile_steps import Replay, instructions, labels
+from tests.dockerfile_steps import Replay, instructions, labels
 from tests.sagemakerproc import SageMakerServer
 from tests.serverproc import REPO, free_port
 

@@ -4,7 +4,9 @@ There is no container engine in CI, so the image's install and entry point
 steps are checked by running the same commands in a fresh venv: ``WORKDIR``,
 ``COPY`` and ``ENV`` re-rooted under a scratch folder (absolute paths gain the
 scratch prefix), ``RUN`` through ``sh -c`` with the venv first on ``PATH``, and
-the exec-form ``ENTRYPOINT`` started the way ``docker run IMAGE args`` would.
+the exec-form ``ENTRYPOINT`` started the way ``docker run IMAGE args`` would
+(with the venv's Python standing in for the image's ``/usr/local/bin/python``).
+``ARG`` defaults are substituted where ``COPY`` uses them.
 """
 
 from __future__ import annotations
@@ -64,6 +66,7 @@ class Replay:
     workdir: Path | None = None
     entrypoint: list[str] = field(default_factory=list)
     cmd: list[str] = field(default_factory=list)
+    args: dict[str, str] = field(default_factory=dict)
 
     def rooted(self, text: str) -> str:
         """Absolute paths under /opt, /srv, /var, /tmp or /home moved under the scratch root."""
@@ -87,6 +90,16 @@ class Replay:
             if handler is not None:
                 handler(step.argument)
 
+    def _arg(self, argument: str) -> None:
+        name, _, default = argument.partition("=")
+        self.args[name.strip()] = default.strip().strip('"')
+
+    def expanded(self, text: str) -> str:
+        """``${NAME}`` and ``$NAME`` of build arguments replaced by their defaults."""
+        for name, value in self.args.items():
+            text = text.replace("${" + name + "}", value).replace("$" + name, value)
+        return text
+
     def _env(self, argument: str) -> None:
         for token in shlex.split(argument):
             key, _, value = token.partition("=")
@@ -98,7 +111,7 @@ class Replay:
         self.workdir.mkdir(parents=True, exist_ok=True)
 
     def _copy(self, argument: str) -> None:
-        *sources, target = shlex.split(argument)
+        *sources, target = shlex.split(self.expanded(argument))
         destination = Path(self.rooted(target))
         destination = destination if destination.is_absolute() else self.workdir / destination
         for source in sources:
@@ -125,7 +138,10 @@ class Replay:
         self.cmd = json.loads(argument)
 
     def command(self, *args: str) -> list[str]:
-        """What ``docker run IMAGE args`` executes (CMD when no args are given)."""
-        executable = shutil.which(self.entrypoint[0], path=self.env["PATH"])
+        """What ``docker run IMAGE args`` executes (CMD when no args are given); the image's Python is the venv's."""
+        name = self.entrypoint[0]
+        if name.startswith("/usr/local/bin/python"):
+            name = "python"
+        executable = shutil.which(name, path=self.env["PATH"])
         assert executable, f"{self.entrypoint[0]} is not on the image's PATH"
         return [executable, *self.entrypoint[1:], *(args or self.cmd)]

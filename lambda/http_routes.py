@@ -1,0 +1,64 @@
+"""The paths a Lambda answers over HTTP: TF Serving's REST API, SageMaker's ``/invocations`` and health.
+
+Routes and semantics are the standalone server's and the SageMaker
+container's (shared in ``handler``); errors become ``{"error": message}``
+with the same status codes.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from ovserve.handler import custom_attributes, invocations, tfs_rest
+from ovserve.handler.codecs.tfs_json import dumps, status_rows
+from ovserve.handler.errors import NotFound, OvserveError, PayloadTooLarge, http_status
+
+from .http_events import HttpRequest
+from .runtime import Runtime
+
+log = logging.getLogger("ovserve.lambda")
+JSON = "application/json"
+
+
+async def route(runtime: Runtime, request: HttpRequest) -> tuple[int, bytes, str]:
+    """(status, body, content type) for one request; never raises."""
+    try:
+        limit = runtime.settings.max_payload_bytes
+        if len(request.body) > limit:
+            raise PayloadTooLarge(
+                f"request body is {len(request.body)} bytes; Lambda takes at most {limit} (OVSERVE_MAX_PAYLOAD_MB); "
+                "send fewer records per request, or a binary type such as application/x-npy"
+            )
+        status, body, content_type = await _dispatch(runtime, request)
+        if len(body) > limit:
+            raise PayloadTooLarge(
+                f"the answer is {len(body)} bytes and Lambda returns at most {limit}; "
+                "send fewer records per request or ask for a binary type (Accept: application/x-npy)"
+            )
+        return status, body, content_type
+    except OvserveError as exc:
+        if http_status(exc) >= 500:
+            log.error("request failed", extra={"path": request.path, "reason": exc.message})
+        return http_status(exc), dumps({"error": exc.message}), JSON
+    except Exception as exc:  # a bug must still answer like a server, not crash the environment
+        log.error("unexpected error", exc_info=exc, extra={"path": request.path})
+        return 500, dumps({"error": "internal server error; see the function's log"}), JSON
+
+
+async def _dispatch(runtime: Runtime, request: HttpRequest) -> tuple[int, bytes, str]:
+    engine, path = runtime.engine, request.path.rstrip("/") or "/"
+    if path.startswith("/v1/models/"):
+        body = await tfs_rest.handle(engine, request.method, path[len("/v1/models/"):], request.body,
+                                     request.headers.get("content-type"), path)
+        return 200, body, JSON
+    if path == "/invocations" and request.method == "POST":
+        defaults = invocations.Defaults(runtime.settings.default_accept, runtime.default_model())
+        answer = await invocations.invoke(engine, request.body, request.headers.get("content-type"),
+                                          request.headers.get("accept"), request.headers.get(custom_attributes.HEADER), defaults)
+        return 200, answer.body, answer.content_type
+    if path in ("/ping", "/v2/health/live", "/v2/health/ready") and request.method == "GET":
+        return 200, b"", JSON
+    if path == "/v1/config" and request.method == "GET":
+        document = {n: {"model_version_status": status_rows(e.statuses())} for n, e in engine.repository.models.items()}
+        return 200, dumps(document), JSON
+    raise NotFound(f"no such endpoint: {request.method} {path}; expected /v1/models/..., /invocations or /ping")

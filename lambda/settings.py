@@ -1,0 +1,83 @@
+"""Lambda-mode settings, all from the environment (a Lambda function has nothing else).
+
+Model flags read ``OVSERVE_<FLAG>`` as everywhere; ``MODEL_PATH`` and
+``MODEL_NAME`` work too, because that is what Lambda users set. The model
+folder defaults to ``/opt/ml/model`` (baked into the image) and may be
+``s3://…`` (downloaded once into ``/tmp``). Everything written goes under
+``/tmp``: the rest of a Lambda filesystem is read-only and the user is not
+root. Other variables: ``PRELOAD`` (compile during init), ``OVSERVE_MAX_PAYLOAD_MB``
+(6, Lambda's synchronous limit), ``OVSERVE_DEFAULT_ACCEPT``, and for S3 events
+``OVSERVE_OUTPUT_BUCKET`` (default: the input's) and ``OVSERVE_OUTPUT_PREFIX``
+(default ``ovserve-output/``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+
+from ovserve.handler.codecs import media_types
+from ovserve.handler.config import ModelConfig
+from ovserve.handler.errors import ConfigError
+from ovserve.handler.model_location import with_model_location
+from ovserve.handler.settings import gather_values, models_from_values
+from ovserve.handler.values import fail, parse_bool, parse_int
+
+SCRATCH = "/tmp/ovserve"
+_PLAIN = {"model_path": "MODEL_PATH", "model_name": "MODEL_NAME"}
+
+
+@dataclass(frozen=True)
+class LambdaSettings:
+    """What the handler needs, validated at init."""
+
+    models: tuple[ModelConfig, ...]
+    preload: bool = False
+    max_payload_bytes: int = 6 * 1024 * 1024
+    default_accept: str = media_types.JSON
+    storage_cache_dir: str = f"{SCRATCH}/models"
+    output_bucket: str | None = None
+    output_prefix: str = "ovserve-output/"
+    log_level: str = "INFO"
+
+
+def writable_home(environ: dict[str, str] | os._Environ) -> None:
+    """Point HOME at /tmp when it is missing or read-only: some libraries write there on import."""
+    home = environ.get("HOME", "")
+    if not home or not os.access(home, os.W_OK):
+        environ["HOME"] = "/tmp"
+
+
+def load(environ: Mapping[str, str] | None = None) -> LambdaSettings:
+    """Validate the environment; ConfigError names the variable at fault."""
+    environ = os.environ if environ is None else environ
+    values = gather_values([], environ)
+    for flag, variable in _PLAIN.items():
+        if not values.get(flag) and environ.get(variable):
+            values[flag] = environ[variable]
+    values.setdefault("cache_dir", f"{SCRATCH}/cache")
+    models = models_from_values(with_model_location(values))
+    preload = parse_bool("PRELOAD", values.get("preload", "false"))
+    models = tuple(replace(m, preload=False) for m in models)  # the handler decides when to compile
+    payload_mb = parse_int("OVSERVE_MAX_PAYLOAD_MB", environ.get("OVSERVE_MAX_PAYLOAD_MB", "") or "6", minimum=1, maximum=1024)
+    accept = environ.get("OVSERVE_DEFAULT_ACCEPT", "") or media_types.JSON
+    if media_types.canonical(accept) is None:
+        raise fail("OVSERVE_DEFAULT_ACCEPT", f"one of {', '.join(media_types.SUPPORTED)}", accept)
+    prefix = environ.get("OVSERVE_OUTPUT_PREFIX", "ovserve-output/")
+    if prefix and not prefix.endswith("/"):
+        prefix += "/"
+    if not prefix:
+        raise ConfigError("OVSERVE_OUTPUT_PREFIX: empty; expected a prefix such as ovserve-output/, so outputs never land "
+                          "where inputs trigger the function")
+    level = (values.get("log_level") or "INFO").upper()
+    return LambdaSettings(
+        models=models,
+        preload=preload,
+        max_payload_bytes=payload_mb * 1024 * 1024,
+        default_accept=media_types.canonical(accept) or media_types.JSON,
+        storage_cache_dir=values.get("storage_cache_dir") or f"{SCRATCH}/models",
+        output_bucket=environ.get("OVSERVE_OUTPUT_BUCKET") or None,
+        output_prefix=prefix,
+        log_level=level if level in ("DEBUG", "INFO", "WARNING", "ERROR") else "INFO",
+    )

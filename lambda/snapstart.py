@@ -1,0 +1,29 @@
+"""SnapStart hooks: compile before the snapshot, so a restored environment answers at once.
+
+Used only when Lambda initialises for SnapStart
+(``AWS_LAMBDA_INITIALIZATION_TYPE=snap-start``, Python 3.12+ runtimes, with
+``snapshot-restore-py`` installed). Snapshot init may take up to 15 minutes,
+well beyond the 10 s of a normal init, so compiling there is free for callers.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from .runtime import Runtime
+
+log = logging.getLogger("ovserve.lambda")
+
+
+def register_hooks(runtime: Runtime) -> None:
+    """Compile every model before the snapshot is taken."""
+    try:
+        from snapshot_restore_py import register_before_snapshot
+    except ImportError:
+        log.warning("snapshot-restore-py is not installed; models compile on the first request after restore")
+        return
+
+    @register_before_snapshot
+    def compile_models() -> None:
+        runtime.start(compile_now=True)
+        log.info("models compiled before the snapshot")
