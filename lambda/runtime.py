@@ -48,5 +48,15 @@ class Runtime:
                 reasons.append(f"{name} at {where[name]}: {'; '.join(errors) or 'no model files found'}")
             raise ConfigError(f"no servable model: {' | '.join(reasons)}; set MODEL_PATH to a model folder or s3:// URL")
 
+    def compile_all(self) -> None:
+        """Load every model's default version now (before a SnapStart snapshot, for one)."""
+
+        async def load() -> None:
+            for entry in self.engine.repository.models.values():
+                async with entry.use(None):
+                    pass
+
+        self.run(load())
+
     def default_model(self) -> str:
         return self.settings.models[0].name

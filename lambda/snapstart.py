@@ -25,5 +25,5 @@ def register_hooks(runtime: Runtime) -> None:
 
     @register_before_snapshot
     def compile_models() -> None:
-        runtime.start(compile_now=True)
+        runtime.compile_all()
         log.info("models compiled before the snapshot")

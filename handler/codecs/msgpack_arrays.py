@@ -17,7 +17,7 @@ import numpy as np
 from ..errors import InvalidInput
 from ..signature import Signature
 from ..validation import check_names
-from .tensor_proto import DEFAULT_MAX_BYTES
+from .limits import DEFAULT_MAX_BYTES
 from .tfs_json import to_array
 
 _EXPECTED = "expected a msgpack map of input name -> array (msgpack-numpy encoding or nested lists)"

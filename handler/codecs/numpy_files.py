@@ -16,7 +16,7 @@ from typing import BinaryIO
 import numpy as np
 
 from ..errors import InvalidInput, NotAcceptable
-from .tensor_proto import DEFAULT_MAX_BYTES
+from .limits import DEFAULT_MAX_BYTES
 
 _MAX_HEADER = 10_000
 _MAX_MEMBERS = 1024

@@ -17,7 +17,7 @@ import numpy as np
 from ..errors import InvalidInput
 from ..signature import Signature
 from . import csv_rows, json_lines, media_types, numpy_files, tfs_json
-from .tensor_proto import DEFAULT_MAX_BYTES
+from .limits import DEFAULT_MAX_BYTES
 
 ROW, COLUMN = tfs_json.ROW, tfs_json.COLUMN
 AUTO = "auto"  # JSON answers to non-JSON requests: row form when the outputs allow it

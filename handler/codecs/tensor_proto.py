@@ -18,6 +18,7 @@ import numpy as np
 from ..errors import InvalidInput
 from ..protos import tensor_pb2
 from ..tensors import BY_NUMPY, BY_TF_ENUM
+from .limits import DEFAULT_MAX_BYTES
 
 # The typed value field TensorFlow uses for each dtype (by TF enum number).
 _VALUE_FIELD = {
@@ -35,7 +36,6 @@ _VALUE_FIELD = {
     22: "uint32_val",
     23: "uint64_val",
 }
-DEFAULT_MAX_BYTES = 1 << 30
 
 
 def _type_name(number: int) -> str:

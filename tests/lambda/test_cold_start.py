@@ -68,3 +68,20 @@ def test_home_moves_to_tmp_when_it_is_not_writable(tmp_path):
     environ = {"HOME": str(tmp_path)}
     writable_home(environ)
     assert environ["HOME"] == str(tmp_path)
+
+
+def test_snapstart_compiles_before_the_snapshot_through_awslambdarics_hook_runner(vector_model, tmp_path):
+    code = "\n".join([
+        "import ovserve.aws_lambda.handler as h",
+        "from awslambdaric import lambda_runtime_hooks_runner",
+        "version = h.RUNTIME.engine.repository.models['model'].default_entry()",
+        "print('before', version.served.is_loaded)",
+        "lambda_runtime_hooks_runner.run_before_snapshot()",
+        "print('after', version.served.is_loaded)",
+        "print(h.handler({'instances': [[1, 2, 3]]}))",
+    ])
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=tmp_path,
+                         env={**os.environ, "MODEL_PATH": str(vector_model), "HOME": str(tmp_path),
+                              "AWS_LAMBDA_INITIALIZATION_TYPE": "snap-start", "PRELOAD": "1"})
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert run.stdout.splitlines() == ["before False", "after True", "{'predictions': [[3.0, 4.0, 5.0]]}"]
