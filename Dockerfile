@@ -22,13 +22,13 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     OVSERVE_STORAGE_CACHE_DIR=/opt/ovserve/storage
 
 WORKDIR /opt/ovserve
-COPY pyproject.toml README.md ./src/
+COPY pyproject.toml README.md docker/constraints-server.txt ./src/
 COPY handler ./src/handler
 COPY server ./src/server
 COPY sagemaker ./src/sagemaker
 COPY lambda ./src/lambda
 # Only what serving needs: no compilers, no test tools, no pip cache, no source tree left behind.
-RUN pip install --no-cache-dir "./src[server,sagemaker]" \
+RUN pip install --no-cache-dir --constraint ./src/constraints-server.txt "./src[server,sagemaker]" \
     && rm -rf ./src \
     && mkdir -p "$OVSERVE_CACHE_DIR" "$OVSERVE_STORAGE_CACHE_DIR" \
     && chmod 1777 "$OVSERVE_CACHE_DIR" "$OVSERVE_STORAGE_CACHE_DIR"

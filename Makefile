@@ -15,7 +15,7 @@ TF_CLIENT := tensorflow-serving-api==2.21.0
 SAM_CLI := aws-sam-cli==1.170.0
 RIE := .rie/aws-lambda-rie
 
-.PHONY: serve test lint protos bench example-model clean
+.PHONY: serve test test-images lint protos bench example-model clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +52,10 @@ $(RIE): | $(BIN)/python
 test: $(VENV)/.test-installed $(TF_VENV)/.installed .npm/.installed $(RIE)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q tests
+
+# The container images alone: podman builds both Dockerfiles and runs them (part of `make test` too).
+test-images: $(VENV)/.test-installed $(RIE)
+	$(BIN)/python -m pytest -q -m images tests/images
 
 lint: $(VENV)/.test-installed
 	$(BIN)/ruff check .

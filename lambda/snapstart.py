@@ -1,8 +1,8 @@
 """SnapStart hooks: compile before the snapshot, so a restored environment answers at once.
 
 Used only when Lambda initialises for SnapStart
-(``AWS_LAMBDA_INITIALIZATION_TYPE=snap-start``, Python 3.12+ runtimes, with
-``snapshot-restore-py`` installed). Snapshot init may take up to 15 minutes,
+(``AWS_LAMBDA_INITIALIZATION_TYPE=snap-start``; ``snapshot-restore-py`` comes
+with awslambdaric). Snapshot init may take up to 15 minutes,
 well beyond the 10 s of a normal init, so compiling there is free for callers.
 """
 
