@@ -61,13 +61,15 @@ lint: $(VENV)/.test-installed
 	$(BIN)/ruff check .
 
 # Benchmarks against raw OpenVINO (about 15 minutes): the TF Serving APIs, SageMaker /invocations, Lambda cold
-# starts behind the Runtime Interface Emulator; each appends to bench/RESULTS.md. Needs wrk and h2load.
+# starts behind the Runtime Interface Emulator, the container images (podman); each appends to bench/RESULTS.md.
+# Needs wrk and h2load.
 bench: $(VENV)/.test-installed $(RIE)
 	@command -v wrk >/dev/null && command -v h2load >/dev/null || \
 		(apt-get update -qq && apt-get install -y -qq wrk nghttp2-client)
 	$(BIN)/python -m bench.run
 	$(BIN)/python -m bench.sagemaker
 	$(BIN)/python -m bench.lambda_cold_start
+	$(BIN)/python -m bench.images
 
 # Regenerates handler/protos/*_pb2.py and server/grpc_generated/ from handler/protos/*.proto.
 protos: $(VENV)/.test-installed

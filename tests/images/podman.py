@@ -80,18 +80,33 @@ def podman(*args: str, timeout: float = 600, check: bool = True) -> subprocess.C
     return done
 
 
+def debian_mirror() -> str:
+    """The Debian mirror apt uses here (debootstrap does not read apt's sources by itself)."""
+    for sources in sorted(Path("/etc/apt/sources.list.d").glob("*.sources")):
+        for line in sources.read_text().splitlines():
+            if line.startswith("URIs:") and "security" not in line and len(line.split()) > 1:
+                return line.split()[1]
+    listing = Path("/etc/apt/sources.list")
+    if listing.is_file():
+        for line in listing.read_text().splitlines():
+            urls = [part for part in line.split()[1:] if part.startswith(("http://", "https://"))]
+            if line.startswith("deb ") and urls and "security" not in urls[0]:
+                return urls[0]
+    return "http://deb.debian.org/debian"
+
+
 def ensure_base_image() -> None:
     """The stand-in for python:3.11-slim-bookworm, built once and then reused from podman's storage."""
     exists = podman("image", "exists", BASE_IMAGE, check=False)
     if exists.returncode == 0:
         return
-    if exists.stderr.strip():  # not "absent" but podman itself failing
+    if "level=error" in exists.stderr or "Error:" in exists.stderr:  # not "absent" but podman itself failing
         raise PodmanUnavailable(f"podman cannot read its image storage: {exists.stderr[-1500:]}")
     with tempfile.TemporaryDirectory(prefix="ovserve-rootfs-") as scratch:
         rootfs = Path(scratch) / "rootfs"
         done = subprocess.run(
             ["debootstrap", "--variant=minbase", "--include=python3,python3-venv,python3-pip,ca-certificates",
-             "bookworm", str(rootfs)], capture_output=True, text=True, timeout=1200)
+             "bookworm", str(rootfs), debian_mirror()], capture_output=True, text=True, timeout=1200)
         if done.returncode != 0:
             raise PodmanUnavailable(f"debootstrap failed: {done.stdout[-1500:]} {done.stderr[-1500:]}")
         extra_cas = Path("/usr/local/share/ca-certificates")
