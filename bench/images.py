@@ -20,6 +20,7 @@ import sys
 import time
 import urllib.request
 
+from bench.report import publish
 from tests.images import podman as pm
 from tests.lambdaproc import free_ports, rie_path
 from tests.serverproc import REPO
@@ -98,10 +99,7 @@ def main() -> None:
         *[f"| {label} | {statistics.median(values):.2f} |" for label, values in starts.items()],
         "",
     ]
-    report = "\n".join(lines)
-    with open(args.output, "a", encoding="utf-8") as out:
-        out.write(report)
-    print(report)
+    publish("\n".join(lines), args.output)
 
 
 if __name__ == "__main__":

@@ -32,6 +32,7 @@ from pathlib import Path
 import openvino as ov
 
 from . import models
+from .report import publish
 
 REPO = Path(__file__).resolve().parent.parent
 _RAW = """
@@ -148,10 +149,7 @@ def main() -> None:
         *[f"| {label} | {mode} | {seconds:.3f} |" for label, mode, seconds in rows],
         "",
     ]
-    report = "\n".join(lines)
-    with open(args.output, "a", encoding="utf-8") as out:
-        out.write(report)
-    print(report)
+    publish("\n".join(lines), args.output)
 
 
 if __name__ == "__main__":

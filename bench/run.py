@@ -32,6 +32,7 @@ from ovserve.handler.protos import serving_apis_pb2
 
 from . import codec_cost, loadgen, models, raw
 from .cold_start import first_answer, free_port
+from .report import publish, wait_until_ok
 from .stats import Point, median_point
 
 THROUGHPUT = {"PERFORMANCE_HINT": "THROUGHPUT"}
@@ -69,19 +70,7 @@ class Server:
              "--rest_port", str(self.rest), "--rest_bind_address", "127.0.0.1",
              "--port", str(self.grpc), "--grpc_bind_address", "127.0.0.1", "--log_level", "WARNING"],
         )
-        deadline = time.monotonic() + 120
-        while not self._ready():
-            if time.monotonic() > deadline or self.process.poll() is not None:
-                raise SystemExit("ovserve did not become ready")
-            time.sleep(0.05)
-
-    def _ready(self) -> bool:
-        try:
-            connection = http.client.HTTPConnection("127.0.0.1", self.rest, timeout=2)
-            connection.request("GET", "/v2/health/ready")
-            return connection.getresponse().status == 200
-        except OSError:
-            return False
+        wait_until_ok(self.rest, "/v2/health/ready", self.process, "ovserve", timeout=120)
 
     def stop(self) -> None:
         self.process.terminate()
@@ -172,9 +161,7 @@ def main() -> None:
     decode, encode = codec_cost.measure(image_body, {"probabilities": np.zeros((1, 1000), np.float32)}, args.seconds)
     after = uptime()
     report = render(command, before, after, {k: median_point(v) for k, v in measured.items()}, cold, decode, encode, health, nireq)
-    with open(args.output, "a", encoding="utf-8") as out:
-        out.write(report)
-    print(report)
+    publish(report, args.output)
     points.clear()  # the raw points hold compiled models: free OpenVINO's threads before the interpreter exits
     compiled.clear()
     gc.collect()

@@ -13,7 +13,6 @@ Usage: python -m bench.sagemaker [--seconds 4] [--repeats 3] [--output bench/RES
 from __future__ import annotations
 
 import argparse
-import http.client
 import io
 import json
 import os
@@ -36,6 +35,7 @@ from ovserve.handler.protos import serving_apis_pb2
 
 from . import loadgen, models, raw
 from .cold_start import free_port
+from .report import publish, wait_until_ok
 from .stats import Point, median_point
 
 RECORDS_PER_BODY = 1024
@@ -63,19 +63,7 @@ class Endpoint:
                "SAGEMAKER_MAX_PAYLOAD_IN_MB": str(max_payload_mb), "LOG_LEVEL": "WARNING",
                "OVSERVE_PLUGIN_CONFIG": json.dumps(THROUGHPUT)}
         self.process = subprocess.Popen([sys.executable, "-m", "ovserve.sagemaker", "serve"], env=env)
-        deadline = time.monotonic() + 180
-        while not self._ready():
-            if time.monotonic() > deadline or self.process.poll() is not None:
-                raise SystemExit("serve did not become ready")
-            time.sleep(0.05)
-
-    def _ready(self) -> bool:
-        try:
-            connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
-            connection.request("GET", "/ping")
-            return connection.getresponse().status == 200
-        except OSError:
-            return False
+        wait_until_ok(self.port, "/ping", self.process, "serve")
 
     def stop(self) -> None:
         self.process.terminate()
@@ -155,10 +143,7 @@ def main() -> None:
     finally:
         for endpoint in endpoints.values():
             endpoint.stop()
-    report = render(command, {k: median_point(v) for k, v in measured.items()}, nireq)
-    with open(args.output, "a", encoding="utf-8") as out:
-        out.write(report)
-    print(report)
+    publish(render(command, {k: median_point(v) for k, v in measured.items()}, nireq), args.output)
 
 
 def _per_record(point: Point, records: int) -> Point:

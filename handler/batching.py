@@ -20,9 +20,12 @@ import numpy as np
 from .errors import InvalidInput
 from .model import ServedModel
 from .signature import Signature
+from .values import parse_int
 
 # Largest chunk for models that take any batch size: bounds the working memory of one inference.
-DEFAULT_MAX_RECORDS = int(os.environ.get("OVSERVE_MAX_RECORDS_PER_BATCH", "1024"))
+DEFAULT_MAX_RECORDS = parse_int(
+    "OVSERVE_MAX_RECORDS_PER_BATCH", os.environ.get("OVSERVE_MAX_RECORDS_PER_BATCH") or "1024", minimum=1, maximum=1_000_000
+)
 
 
 def record_count(arrays: dict[str, np.ndarray]) -> int:

@@ -60,7 +60,8 @@ async def invoke(
     body_type = media_types.request_type(content_type)
     answer_type = media_types.response_type(accept, defaults.accept)
     target = custom_attributes.parse(attributes)
-    log.debug("invocation", extra={"content_type": body_type, "accept": answer_type, "bytes": len(body)})
+    if log.isEnabledFor(logging.DEBUG):
+        log.debug("invocation", extra={"content_type": body_type, "accept": answer_type, "bytes": len(body)})
     decoded = registry.decode(body_type, body)
     name = model if model is not None else _model_for(engine, defaults, target.model, decoded.model)
     version = target.version if target.version is not None else decoded.version

@@ -45,13 +45,12 @@ def _meminfo_available() -> int | None:
     return None
 
 
-def available_bytes() -> int | None:
-    """Memory this process can still take, minus ``OVSERVE_MEMORY_RESERVE_MB``; None when unknown."""
+def available_bytes(reserve_bytes: int = 0) -> int | None:
+    """Memory this process can still take, minus ``reserve_bytes`` kept for other work; None when unknown."""
     known = [v for v in (_cgroup_headroom(), _meminfo_available()) if v is not None]
     if not known:
         return None
-    reserve = int(os.environ.get("OVSERVE_MEMORY_RESERVE_MB", "0") or 0) * 1024 * 1024
-    return min(known) - reserve
+    return min(known) - reserve_bytes
 
 
 def model_estimate_bytes(folder: Path) -> int:

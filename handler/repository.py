@@ -88,6 +88,12 @@ class ModelEntry:
         available = [e for e in self.versions.values() if e.state == AVAILABLE]
         return max(available, key=lambda e: e.version) if available else None
 
+    def unavailable_reason(self) -> str | None:
+        """Why no version can serve (failed loads, or no model files), or None when one can."""
+        if self.default_entry() is not None:
+            return None
+        return "; ".join(s.error_message for s in self.statuses() if s.error_message) or "no model files found"
+
     def _any_loaded(self) -> bool:
         return any(e.served.is_loaded for e in self.versions.values() if e.state == AVAILABLE)
 

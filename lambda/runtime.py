@@ -39,13 +39,12 @@ class Runtime:
     def start(self, compile_now: bool) -> None:
         """Find every model's versions (fetching remote ones into /tmp); raise when a model has none."""
         self.run(self.engine.start(preload=compile_now, poll_seconds=0))
-        missing = [name for name, entry in self.engine.repository.models.items() if entry.default_entry() is None]
-        if missing:
-            where = {m.name: m.base_path for m in self.settings.models}
-            reasons = []
-            for name in missing:
-                errors = [s.error_message for s in self.engine.repository.models[name].statuses() if s.error_message]
-                reasons.append(f"{name} at {where[name]}: {'; '.join(errors) or 'no model files found'}")
+        reasons = [
+            f"{name} at {entry.config.base_path}: {reason}"
+            for name, entry in self.engine.repository.models.items()
+            if (reason := entry.unavailable_reason()) is not None
+        ]
+        if reasons:
             raise ConfigError(f"no servable model: {' | '.join(reasons)}; set MODEL_PATH to a model folder or s3:// URL")
 
     def compile_all(self) -> None:

@@ -20,6 +20,7 @@ from urllib.parse import unquote_plus
 
 from ovserve.handler.codecs import media_types, registry
 from ovserve.handler.errors import InvalidInput, OvserveError, StorageError
+from ovserve.handler.values import parse_int
 
 from .runtime import Runtime
 
@@ -32,7 +33,9 @@ _BY_SUFFIX = {
     ".ndjson": media_types.JSONLINES,
     ".json": media_types.JSON,
 }
-MAX_OBJECT_BYTES = int(os.environ.get("OVSERVE_MAX_OBJECT_MB", "512")) * 1024 * 1024
+MAX_OBJECT_BYTES = parse_int(
+    "OVSERVE_MAX_OBJECT_MB", os.environ.get("OVSERVE_MAX_OBJECT_MB") or "512", minimum=1, maximum=10_240
+) * 1024 * 1024
 
 
 class BatchFailed(Exception):

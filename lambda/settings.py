@@ -14,7 +14,7 @@ root. Other variables: ``PRELOAD`` (compile during init), ``OVSERVE_MAX_PAYLOAD_
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, replace
 
 from ovserve.handler.codecs import media_types
@@ -42,7 +42,7 @@ class LambdaSettings:
     log_level: str = "INFO"
 
 
-def writable_home(environ: dict[str, str] | os._Environ) -> None:
+def writable_home(environ: MutableMapping[str, str]) -> None:
     """Point HOME at /tmp when it is missing or read-only: some libraries write there on import."""
     home = environ.get("HOME", "")
     if not home or not os.access(home, os.W_OK):

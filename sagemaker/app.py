@@ -31,9 +31,9 @@ def not_ready_reason(engine: Engine, started: bool) -> str | None:
     if not started:
         return "models are still loading"
     for name, entry in engine.repository.models.items():
-        if entry.default_entry() is None:
-            errors = "; ".join(s.error_message for s in entry.statuses() if s.error_message)
-            return f"model {name} has no version to serve: {errors or 'no model files found'}"
+        reason = entry.unavailable_reason()
+        if reason is not None:
+            return f"model {name} has no version to serve: {reason}"
     return None
 
 

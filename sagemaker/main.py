@@ -9,19 +9,17 @@ turns 200 when they can serve. SIGTERM, which SageMaker follows with SIGKILL
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-import signal
 import socket
 import sys
 from collections.abc import Sequence
 
 from ovserve.handler import logs
 from ovserve.handler.engine import Engine
-from ovserve.handler.errors import ConfigError, StorageError
+from ovserve.handler.errors import ConfigError
 from ovserve.server.http_runner import bound_port, start_http, stop_http
 from ovserve.server.inflight import InFlight
+from ovserve.server.process import run, start_unless_stopped, stop_signals
 
 from . import settings as sagemaker_settings
 from .app import create_app, not_ready_reason
@@ -32,10 +30,7 @@ log = logging.getLogger("ovserve.sagemaker")
 
 async def serve(settings: SageMakerSettings, listener: socket.socket | None = None) -> None:
     """Run until SIGTERM/SIGINT, then shut down gracefully; ``listener`` is the port already opened, if any."""
-    loop = asyncio.get_running_loop()
-    stopping = asyncio.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stopping.set)
+    stopping = stop_signals()
     server_settings = settings.server
     engine = Engine.from_configs(list(server_settings.models), server_settings.cpu_extension, server_settings.storage_cache_dir)
     tracker = InFlight()
@@ -45,22 +40,16 @@ async def serve(settings: SageMakerSettings, listener: socket.socket | None = No
         "SageMaker endpoint listening",
         extra={"port": bound_port(http), "multi_model": settings.multi_model, "batch": settings.batch},
     )
-    starting = loop.create_task(engine.start(preload=True, poll_seconds=server_settings.file_system_poll_wait_seconds))
-    waiting = loop.create_task(stopping.wait())
-    await asyncio.wait({starting, waiting}, return_when=asyncio.FIRST_COMPLETED)
-    failure = starting.exception() if starting.done() else None
-    if starting.done() and failure is None:
+    starting = engine.start(preload=True, poll_seconds=server_settings.file_system_poll_wait_seconds)
+    started, failure = await start_unless_stopped(starting, stopping)
+    if started:
         app.ctx.started = True
         reason = not_ready_reason(engine, True)
         if reason is None:
             log.info("ready: /ping answers 200", extra={"models": list(engine.repository.models)})
         else:
             log.error("not ready: /ping answers 503", extra={"reason": reason})
-        await waiting
-    else:
-        starting.cancel()
-        with contextlib.suppress(BaseException):
-            await starting
+        await stopping.wait()
     log.info("stopping: no new connections; waiting for requests in flight", extra={"in_flight": tracker.count})
     await stop_http(http, tracker, server_settings.shutdown_timeout_seconds)
     await engine.stop()
@@ -80,18 +69,4 @@ def main(argv: Sequence[str], listener: socket.socket | None = None) -> int:
         listener.close()  # the port was opened for another value; serve binds its own
         listener = None
     logs.configure(settings.server.log_level, settings.server.log_path)
-    with contextlib.suppress(ImportError):
-        import uvloop
-
-        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
-    try:
-        asyncio.run(serve(settings, listener))
-    except StorageError as exc:
-        log.error("cannot start", extra={"reason": exc.message})
-        print(f"ovserve serve: {exc.message}", file=sys.stderr)
-        return 1
-    except OSError as exc:
-        log.error("cannot start", extra={"reason": str(exc)})
-        print(f"ovserve serve: cannot start: {exc}", file=sys.stderr)
-        return 1
-    return 0
+    return run(serve(settings, listener), "ovserve serve")

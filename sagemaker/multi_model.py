@@ -19,8 +19,9 @@ from sanic.response import HTTPResponse, raw
 
 from ovserve.handler import memory
 from ovserve.handler.codecs.tfs_json import dumps
+from ovserve.handler.daemon_threads import run_in_daemon_thread
 from ovserve.handler.engine import Engine
-from ovserve.handler.errors import Conflict, InsufficientResources, InvalidInput, NotFound
+from ovserve.handler.errors import ConfigError, Conflict, InsufficientResources, InvalidInput, NotFound
 from ovserve.server.inflight import InFlight
 
 from .invocations import invoke
@@ -58,29 +59,39 @@ def _describe(name: str, url: str) -> dict:
 
 
 def register_multi_model(app: Sanic, engine: Engine, settings: SageMakerSettings, tracker: InFlight) -> None:
-    """``/models`` routes over ``engine``'s repository."""
-    urls: dict[str, str] = {}
+    """``/models`` routes over ``engine``'s repository (a model is listed once its load has finished)."""
     loading: set[str] = set()
     repository = engine.repository
+
+    def loaded(name: str) -> bool:
+        return name in repository.models and name not in loading
+
+    def describe_model(name: str) -> dict:
+        return _describe(name, repository.models[name].config.base_path)
 
     async def load_model(name: str, url: str) -> None:
         local = "://" not in url or url.startswith("file://")
         if local and not Path(url.removeprefix("file://")).is_dir():
             raise NotFound(f"model folder {url} does not exist; expected the folder SageMaker extracted the model to")
         if local:
-            need, free = memory.model_estimate_bytes(Path(url.removeprefix("file://"))), memory.available_bytes()
+            folder = Path(url.removeprefix("file://"))
+            need = await run_in_daemon_thread(lambda: memory.model_estimate_bytes(folder), name="ovserve-estimate")
+            free = memory.available_bytes(settings.memory_reserve_mb * 1024 * 1024)
             if free is not None and need > free:
                 raise InsufficientResources(
                     f"loading {name} needs about {need >> 20} MiB and {max(free, 0) >> 20} MiB are free; unload a model first"
                 )
-        entry = repository.add(replace(settings.model_template, name=name, base_path=url, preload=True))
+        try:
+            entry = repository.add(replace(settings.model_template, name=name, base_path=url, preload=True))
+        except ConfigError as exc:  # a URL scheme no storage serves
+            raise InvalidInput(f"url {url[:200]!r}: {exc.message}") from None
         try:
             await entry.refresh(preload=True)
         except Exception:
             await repository.remove(name, timeout=0)
             raise
-        if entry.default_entry() is None:
-            reasons = "; ".join(s.error_message for s in entry.statuses() if s.error_message) or "no model files found"
+        reasons = entry.unavailable_reason()
+        if reasons is not None:
             await repository.remove(name, timeout=0)
             memory.release_freed()
             if any(word in reasons.lower() for word in _MEMORY_WORDS):
@@ -97,7 +108,6 @@ def register_multi_model(app: Sanic, engine: Engine, settings: SageMakerSettings
             await load_model(name, url)
         finally:
             loading.discard(name)
-        urls[name] = url
         log.info("model loaded", extra={"model": name})
         return _json({"status": f"Model {name} loaded"})
 
@@ -109,24 +119,23 @@ def register_multi_model(app: Sanic, engine: Engine, settings: SageMakerSettings
             raise InvalidInput(f"limit {limit_text[:20]!r} is not a page size; expected an integer from 1 to 1000")
         if not token.isdigit():
             raise InvalidInput(f"next_page_token {token[:40]!r} is not one this endpoint issued")
-        names = sorted(n for n in repository.models if n in urls)
+        names = sorted(n for n in repository.models if loaded(n))
         start, limit = int(token), int(limit_text)
-        page: dict = {"models": [_describe(n, urls[n]) for n in names[start : start + limit]]}
+        page: dict = {"models": [describe_model(n) for n in names[start : start + limit]]}
         if start + limit < len(names):
             page["nextPageToken"] = str(start + limit)
         return _json(page)
 
     @app.get("/models/<name:str>")
     async def describe(request: Request, name: str) -> HTTPResponse:
-        if name not in repository.models or name not in urls:
+        if not loaded(name):
             raise NotFound(f"model {name} is not loaded")
-        return _json(_describe(name, urls[name]))
+        return _json(describe_model(name))
 
     @app.delete("/models/<name:str>")
     async def unload(request: Request, name: str) -> HTTPResponse:
-        if name not in repository.models or name not in urls:
+        if not loaded(name):
             raise NotFound(f"model {name} is not loaded")
-        urls.pop(name)
         finished = await repository.remove(name, timeout=settings.server.shutdown_timeout_seconds)
         memory.release_freed()
         log.info("model unloaded", extra={"model": name, "waited_for_requests": not finished})
@@ -135,6 +144,6 @@ def register_multi_model(app: Sanic, engine: Engine, settings: SageMakerSettings
     @app.post("/models/<name:str>/invoke")
     async def invoke_model(request: Request, name: str) -> HTTPResponse:
         async with tracker:
-            if name not in repository.models or name not in urls:
+            if not loaded(name):
                 raise NotFound(f"model {name} is not loaded; load it with POST /models first")
             return await invoke(request, engine, settings, model=name)

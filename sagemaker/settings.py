@@ -7,7 +7,8 @@ variables: ``SAGEMAKER_BIND_TO_PORT`` (8080), ``SAGEMAKER_MAX_PAYLOAD_IN_MB``
 (6), ``SAGEMAKER_MULTI_MODEL``, ``SAGEMAKER_BATCH``,
 ``SAGEMAKER_BATCH_STRATEGY``, ``SAGEMAKER_MAX_CONCURRENT_TRANSFORMS``; and the
 toolkit conventions ``SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT`` and
-``SAGEMAKER_TFS_DEFAULT_MODEL_NAME``.
+``SAGEMAKER_TFS_DEFAULT_MODEL_NAME``; for multi-model endpoints
+``OVSERVE_MEMORY_RESERVE_MB``, memory kept free when deciding whether a model fits.
 
 The model comes from ``/opt/ml/model`` (``OVSERVE_MODEL_PATH`` moves it): an
 OVMS ``config.json`` there serves every model it lists; otherwise the folder
@@ -46,6 +47,7 @@ class SageMakerSettings:
     max_concurrent_transforms: int = 1
     default_accept: str = media_types.JSON
     default_model: str | None = None
+    memory_reserve_mb: int = 0  # memory a multi-model endpoint keeps free when deciding on 507
 
 
 def _concurrency(environ: Mapping[str, str], max_payload_mb: int) -> int:
@@ -94,4 +96,6 @@ def load(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> SageM
         max_concurrent_transforms=_concurrency(environ, max_payload),
         default_accept=media_types.canonical(accept) or media_types.JSON,
         default_model=default_model,
+        memory_reserve_mb=parse_int("OVSERVE_MEMORY_RESERVE_MB", environ.get("OVSERVE_MEMORY_RESERVE_MB", "") or "0",
+                                    minimum=0, maximum=1 << 40),
     )

@@ -11,20 +11,19 @@ and exits 0.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import signal
 import sys
 from collections.abc import Sequence
 
 from ovserve.handler import logs
 from ovserve.handler.engine import Engine
-from ovserve.handler.errors import ConfigError, StorageError
+from ovserve.handler.errors import ConfigError
 from ovserve.handler.settings import ServerSettings, load_settings
 
 from .app import create_app
 from .http_runner import start_http, stop_http
 from .inflight import InFlight
+from .process import run, start_unless_stopped, stop_signals
 
 log = logging.getLogger("ovserve.server")
 
@@ -38,11 +37,7 @@ async def _start_rest(settings: ServerSettings, engine: Engine, tracker: InFligh
 
 async def serve(settings: ServerSettings) -> None:
     """Run until SIGTERM/SIGINT, then shut down gracefully."""
-    loop = asyncio.get_running_loop()
-    stopping = asyncio.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stopping.set)
-
+    stopping = stop_signals()
     engine = Engine.from_configs(list(settings.models), settings.cpu_extension, settings.storage_cache_dir)
     tracker = InFlight()
     rest = await _start_rest(settings, engine, tracker) if settings.rest_port else None
@@ -54,19 +49,13 @@ async def serve(settings: ServerSettings) -> None:
         log.info("gRPC server listening", extra={"address": settings.grpc_bind_address, "port": grpc_port})
 
     preload = any(m.preload for m in settings.models)
-    starting = loop.create_task(engine.start(preload=preload, poll_seconds=settings.file_system_poll_wait_seconds))
-    waiting = loop.create_task(stopping.wait())
-    await asyncio.wait({starting, waiting}, return_when=asyncio.FIRST_COMPLETED)
-    failure = starting.exception() if starting.done() else None
-    if starting.done() and failure is None:
+    starting = engine.start(preload=preload, poll_seconds=settings.file_system_poll_wait_seconds)
+    started, failure = await start_unless_stopped(starting, stopping)
+    if started:
         if rest is not None:
             rest.app.ctx.started = True
         log.info("models discovered; serving", extra={"models": [m.name for m in settings.models]})
-        await waiting
-    else:
-        starting.cancel()
-        with contextlib.suppress(BaseException):
-            await starting
+        await stopping.wait()
 
     log.info("stopping: no new connections; waiting for requests in flight", extra={"in_flight": tracker.count})
     timeout = settings.shutdown_timeout_seconds
@@ -82,13 +71,6 @@ async def serve(settings: ServerSettings) -> None:
         raise failure  # e.g. StorageError: a bucket that cannot be listed at start-up
 
 
-def _event_loop_policy() -> None:
-    with contextlib.suppress(ImportError):
-        import uvloop
-
-        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the process exit code."""
     try:
@@ -99,21 +81,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"ovserve: {exc.message}", file=sys.stderr)
         return 2
     logs.configure(settings.log_level, settings.log_path)
-    _event_loop_policy()
-    try:
-        asyncio.run(serve(settings))
-    except ConfigError as exc:
-        print(f"ovserve: {exc.message}", file=sys.stderr)
-        return 2
-    except StorageError as exc:
-        log.error("cannot start", extra={"reason": exc.message})
-        print(f"ovserve: {exc.message}", file=sys.stderr)
-        return 1
-    except OSError as exc:
-        log.error("cannot start", extra={"reason": str(exc)})
-        print(f"ovserve: cannot start: {exc}", file=sys.stderr)
-        return 1
-    return 0
+    return run(serve(settings), "ovserve")
 
 
 if __name__ == "__main__":

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -20,7 +19,7 @@ from pathlib import Path
 import httpx
 
 from tests import models
-from tests.serverproc import REPO
+from tests.serverproc import REPO, terminate
 
 HANDLER = "ovserve.aws_lambda.handler.handler"
 F32_ENV = {"OVSERVE_PLUGIN_CONFIG": json.dumps(models.F32)}
@@ -92,11 +91,5 @@ class Emulator:
 
     def stop(self) -> None:
         self.client.close()
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        terminate(self.process, 10)
         self._log.close()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -13,7 +12,7 @@ from pathlib import Path
 import httpx
 
 from tests import models
-from tests.serverproc import REPO, free_port
+from tests.serverproc import REPO, free_port, terminate
 
 F32_ENV = {"OVSERVE_PLUGIN_CONFIG": json.dumps(models.F32)}
 
@@ -62,12 +61,6 @@ class SageMakerServer:
     def stop(self, timeout: float = 15) -> int:
         """SIGTERM, then SIGKILL after ``timeout``; returns the exit code."""
         self.client.close()
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        terminate(self.process, timeout)
         self._log.close()
         return self.process.returncode

@@ -25,6 +25,18 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def terminate(process: subprocess.Popen, timeout: float) -> int:
+    """SIGTERM, then SIGKILL if it does not exit in ``timeout`` seconds; returns the exit code."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    return process.returncode
+
+
 class Server:
     """A running ``python -m ovserve.server``; ``url`` is its REST base address."""
 
@@ -71,13 +83,7 @@ class Server:
     def stop(self, timeout: float = 10) -> int:
         """SIGTERM, then SIGKILL if it does not exit in ``timeout`` seconds; returns the exit code."""
         self.client.close()
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        terminate(self.process, timeout)
         if self._log is not subprocess.DEVNULL:
             self._log.close()
         if self.process.stderr:

@@ -105,6 +105,7 @@ def test_models_are_served_separately(endpoint, tmp_path):
         (b'{"model_name": "a"}', 400, "url must name"),
         (b'{"model_name": "a/b", "url": "/x"}', 400, "without '/'"),
         (b'{"model_name": "a", "url": "/definitely/not/here"}', 404, "does not exist"),
+        (b'{"model_name": "a", "url": "ftp://host/model"}', 400, "not supported"),
     ],
 )
 def test_bad_load_requests_are_refused(endpoint, body, status, fragment):

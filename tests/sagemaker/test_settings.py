@@ -54,6 +54,7 @@ def test_multi_model_endpoints_keep_model_flags_for_later_loads(tmp_path):
         ({"SAGEMAKER_MAX_PAYLOAD_IN_MB": "0"}, "SAGEMAKER_MAX_PAYLOAD_IN_MB"),
         ({"SAGEMAKER_MULTI_MODEL": "maybe"}, "SAGEMAKER_MULTI_MODEL"),
         ({"SAGEMAKER_MAX_CONCURRENT_TRANSFORMS": "-1"}, "SAGEMAKER_MAX_CONCURRENT_TRANSFORMS"),
+        ({"OVSERVE_MEMORY_RESERVE_MB": "lots"}, "OVSERVE_MEMORY_RESERVE_MB"),
     ],
 )
 def test_bad_values_name_the_variable(tmp_path, environ, fragment):
