@@ -36,6 +36,7 @@ class Engine:
 
     def __init__(self, repository: Repository) -> None:
         self.repository = repository
+        self.started = False  # set once start() has discovered every model's versions
 
     @classmethod
     def from_configs(
@@ -50,6 +51,7 @@ class Engine:
         """
         await self.repository.refresh_all(preload=preload, strict=True)
         self.repository.start_polling(poll_seconds)
+        self.started = True
 
     async def stop(self) -> None:
         await self.repository.stop()
@@ -100,5 +102,19 @@ class Engine:
             raise NotFound(f"Model '{model}' has no version {version}")
         return chosen
 
+    def not_ready_reason(self) -> str | None:
+        """Why the engine cannot serve every model yet, or None when it can.
+
+        The one definition of readiness: the REST/v2 health probe, SageMaker's
+        ``/ping`` and Lambda's health routes all answer from it.
+        """
+        if not self.started:
+            return "models are still being discovered"
+        for name, entry in self.repository.models.items():
+            reason = entry.unavailable_reason()
+            if reason is not None:
+                return f"model {name} has no version to serve: {reason}"
+        return None
+
     def is_ready(self) -> bool:
-        return self.repository.is_ready()
+        return self.not_ready_reason() is None
