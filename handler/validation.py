@@ -94,6 +94,8 @@ def convert(spec: TensorSpec, array: np.ndarray, from_json: bool = False) -> np.
     kind = array.dtype.kind
     if kind in "SUO":
         raise _type_error(spec, _describe(array), "numbers expected, strings are not converted")
+    if kind not in "biuf":  # dates, durations, complex, void: numpy would cast some of them silently, others not at all
+        raise _type_error(spec, _describe(array), "booleans, integers or real numbers expected")
     if want.kind == "b":
         if kind in "iu" and np.all((array == 0) | (array == 1)):
             return array.astype(want)

@@ -27,9 +27,11 @@ def parse_rows(body: bytes) -> np.ndarray:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         raise InvalidInput("CSV body is not UTF-8 text; expected comma-separated numbers, one record per line") from None
-    try:  # numpy's C parser; anything it refuses goes through the slow path, which names the problem
+    # numpy's C parser. It also takes nan, inf and numbers beyond float64 (read as inf), which JSON refuses and so
+    # does this codec: one isfinite pass over the table spots them, and the slow path names the cell.
+    try:
         table = np.loadtxt(io.StringIO(text), delimiter=",", dtype=np.float64, ndmin=2, comments=None, quotechar='"')
-        if table.size:
+        if table.size and np.isfinite(table).all():
             return table
     except ValueError:
         pass
@@ -45,21 +47,29 @@ def parse_rows(body: bytes) -> np.ndarray:
         values = np.array(cells, dtype=np.float64)
     except ValueError:
         values = None
-    if values is None or '"' in text:
+    # float() reads "1_0" as 10 (Python's digit separators): no CSV writer means that, so the slow path refuses it
+    if values is None or '"' in text or "_" in text or not np.isfinite(values).all():
         values = np.array([_number(cell, index, width) for index, cell in enumerate(cells)], dtype=np.float64)
     return values.reshape(len(lines), width)
 
 
 def _number(cell: str, index: int, width: int) -> float:
+    """One cell as a finite float; InvalidInput naming the cell for anything else (as JSON refuses NaN and Infinity)."""
     stripped = cell.strip().strip('"').strip()
+    row, column = divmod(index, width)
+    where = f"CSV row {row + 1} column {column + 1}: {stripped[:40]!r}"
     try:
-        return float(stripped)
+        value = float(stripped) if "_" not in stripped else None
     except ValueError:
-        row, column = divmod(index, width)
-        shown = stripped[:40]
+        value = None
+    if value is None:
+        raise InvalidInput(f"{where} is not a number; expected numeric CSV without a header row")
+    if not math.isfinite(value):
         raise InvalidInput(
-            f"CSV row {row + 1} column {column + 1}: {shown!r} is not a number; expected numeric CSV without a header row"
-        ) from None
+            f"{where} is not a finite number; expected finite decimal numbers (NaN, Infinity and values beyond float64 "
+            "are refused, as in JSON)"
+        )
+    return value
 
 
 def _record_shape(spec: TensorSpec, width: int) -> tuple[int, ...]:

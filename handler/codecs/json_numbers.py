@@ -18,6 +18,7 @@ import numpy as np
 import simdjson
 
 LARGE_BODY = 64 * 1024
+MAX_DEPTH = 1024  # simdjson's default, and orjson's: both parsers refuse deeper documents the same way
 _BUFFER_TYPES = {"f": ("d", np.float64), "i": ("i", np.int64), "u": ("u", np.uint64)}
 
 
@@ -32,6 +33,10 @@ def load(body: bytes) -> tuple[Any, Any]:
         document = parser.parse(body)
     except (ValueError, TypeError) as exc:
         raise JsonError(str(exc).split(":", 1)[-1].strip() or "invalid JSON") from None
+    except RuntimeError as exc:  # simdjson's DEPTH_ERROR (and any other parser limit) is a RuntimeError
+        if "DEPTH_ERROR" in str(exc):
+            raise JsonError(f"depth limit exceeded: arrays and objects nest more than {MAX_DEPTH} levels deep") from None
+        raise JsonError(str(exc)[:200] or "invalid JSON") from None
     if isinstance(document, simdjson.Array):
         return _rows(document), parser  # a bare list of instances (SageMaker's JSON)
     if not isinstance(document, simdjson.Object):

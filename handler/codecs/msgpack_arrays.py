@@ -4,7 +4,8 @@ Arrays travel as msgpack-numpy writes them (``{"nd": True, "type": "<f4",
 "shape": [...], "data": <bytes>}``, keys as bytes or text), so
 ``msgpack_numpy`` clients work unchanged; plain nested lists are accepted
 too. Object arrays (``kind`` ``O``, which msgpack-numpy would unpickle) are
-refused, and ``data`` must be exactly as long as ``shape`` and ``type`` say.
+refused, and so are dates, zero-width and other non-numeric dtypes (declared.py);
+``data`` must be exactly as long as ``shape`` and ``type`` say.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import numpy as np
 from ..errors import InvalidInput
 from ..signature import Signature
 from ..validation import check_names
+from .declared import check_dtype, declared_bytes
 from .limits import DEFAULT_MAX_BYTES
 from .tfs_json import to_array
 
@@ -40,23 +42,20 @@ def _ndarray(name: str, value: dict, max_bytes: int) -> np.ndarray:
         type_text = type_text.decode("ascii", "replace")
     try:
         dtype = np.dtype(type_text) if isinstance(type_text, str) else None
-    except TypeError:
+    except (TypeError, ValueError, SyntaxError, OverflowError):  # numpy's dtype parser raises all of these
         dtype = None
     if dtype is None or dtype.hasobject or dtype.names is not None or dtype.subdtype is not None:
         raise InvalidInput(f"input {name!r}: type {str(type_text)[:40]!r} is not a plain numpy dtype string such as '<f4'")
-    if not isinstance(shape, (list, tuple)) or not all(isinstance(d, int) and d >= 0 for d in shape) or len(shape) > 64:
-        raise InvalidInput(f"input {name!r}: shape must be a list of non-negative integers")
+    what = f"input {name!r}"
+    check_dtype(dtype, what)
+    # bool is an int in Python: [true, 4] is refused here rather than read as [1, 4]
+    if not isinstance(shape, (list, tuple)) or not all(type(d) is int and d >= 0 for d in shape):
+        raise InvalidInput(f"{what}: shape must be a list of non-negative integers")
     if not isinstance(data, bytes):
-        raise InvalidInput(f"input {name!r}: data must be msgpack binary")
-    count = 1
-    for dim in shape:
-        count *= dim
-    if count * dtype.itemsize > max_bytes:
-        raise InvalidInput(f"input {name!r}: shape {list(shape)} of {dtype} is too large; expected at most {max_bytes} bytes")
-    if count * dtype.itemsize != len(data):
-        raise InvalidInput(
-            f"input {name!r}: shape {list(shape)} of {dtype} needs {count * dtype.itemsize} bytes of data, got {len(data)}"
-        )
+        raise InvalidInput(f"{what}: data must be msgpack binary")
+    nbytes = declared_bytes(shape, dtype, what, max_bytes)
+    if nbytes != len(data):
+        raise InvalidInput(f"{what}: shape {list(shape)} of {dtype} needs {nbytes} bytes of data, got {len(data)}")
     array = np.frombuffer(data, dtype=dtype).reshape(shape)
     if dtype.kind == "U":
         array = np.char.encode(array, "utf-8")

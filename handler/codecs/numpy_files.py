@@ -1,9 +1,10 @@
 """``.npy`` and ``.npz`` bodies, read without trusting what they declare.
 
 numpy's own loaders would allocate whatever shape a header claims and can
-unpickle objects. Here every header is checked first: no object or structured
-dtypes, declared size == bytes present (npy) or == the zip member's declared
-size (npz), and a total under ``max_bytes``. A plain ``.npy`` is then viewed in
+unpickle objects. Here every header is checked first: no object, structured,
+date or zero-width dtypes, every dimension within ``max_bytes`` (declared.py),
+declared size == bytes present (npy) or == the zip member's declared size
+(npz), and a total under ``max_bytes``. A plain ``.npy`` is then viewed in
 place, without a copy.
 """
 
@@ -16,6 +17,7 @@ from typing import BinaryIO
 import numpy as np
 
 from ..errors import InvalidInput, NotAcceptable
+from .declared import check_dtype, declared_bytes
 from .limits import DEFAULT_MAX_BYTES
 
 _MAX_HEADER = 10_000
@@ -37,21 +39,10 @@ def _header(stream: BinaryIO, what: str) -> tuple[tuple[int, ...], bool, np.dtyp
         raise
     except Exception as exc:  # numpy raises ValueError/SyntaxError/EOFError for broken headers
         raise InvalidInput(f"{what} is not a valid .npy array ({str(exc)[:200]}); expected bytes written by numpy.save") from None
-    if dtype.hasobject or dtype.names is not None or dtype.subdtype is not None:
-        raise InvalidInput(f"{what}: dtype {dtype} is not accepted; expected a plain numeric, boolean or bytes array (no pickles)")
+    check_dtype(dtype, what)
     if any(d < 0 for d in shape):
         raise InvalidInput(f"{what}: negative dimension in shape {list(shape)}")
     return tuple(shape), fortran, dtype
-
-
-def _declared_bytes(shape: tuple[int, ...], dtype: np.dtype, what: str, max_bytes: int) -> int:
-    size = 1
-    for dim in shape:
-        size *= dim
-    nbytes = size * dtype.itemsize
-    if nbytes > max_bytes:
-        raise InvalidInput(f"{what}: shape {list(shape)} of {dtype} is {nbytes} bytes; expected at most {max_bytes}")
-    return nbytes
 
 
 def _as_array(buffer: bytes | memoryview, offset: int, shape: tuple[int, ...], fortran: bool, dtype: np.dtype) -> np.ndarray:
@@ -66,7 +57,7 @@ def load_npy(body: bytes, max_bytes: int = DEFAULT_MAX_BYTES, what: str = "reque
     """One array from ``.npy`` bytes; the header must account for every byte."""
     stream = io.BytesIO(body)
     shape, fortran, dtype = _header(stream, what)
-    nbytes = _declared_bytes(shape, dtype, what, max_bytes)
+    nbytes = declared_bytes(shape, dtype, what, max_bytes)
     present = len(body) - stream.tell()
     if present != nbytes:
         raise InvalidInput(
@@ -98,7 +89,7 @@ def load_npz(body: bytes, max_bytes: int = DEFAULT_MAX_BYTES) -> dict[str, np.nd
         try:
             with archive.open(info) as member:
                 shape, fortran, dtype = _header(member, what)  # type: ignore[arg-type]
-                nbytes = _declared_bytes(shape, dtype, what, budget)
+                nbytes = declared_bytes(shape, dtype, what, budget)
                 header_size = member.tell()
                 if header_size + nbytes != info.file_size:
                     raise InvalidInput(

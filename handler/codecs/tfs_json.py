@@ -27,8 +27,10 @@ from ..repository import VersionStatus
 from ..signature import Signature, TensorSpec
 from ..validation import check_names, convert
 from . import json_numbers
+from .declared import MAX_RANK
 
 ROW, COLUMN = "row", "column"
+SIGNATURE_NAME = "serving_default"  # the one signature ovserve serves, as metadata reports it (tfs_proto's too)
 _EXPECTED = 'expected a JSON object with "instances" (row format) or "inputs" (columnar format)'
 
 
@@ -119,6 +121,11 @@ def parse_predict(body: bytes, allow_bare: bool = False) -> JsonPredictRequest:
     signature_name = document.get("signature_name")
     if signature_name is not None and not isinstance(signature_name, str):
         raise InvalidInput('"signature_name" must be a string')
+    if signature_name not in (None, "", SIGNATURE_NAME):  # TF Serving answers an unknown signature with a 400 too
+        raise InvalidInput(
+            f"Serving signature name: {signature_name[:100]!r} not found in signature def; expected \"{SIGNATURE_NAME}\", "
+            'the only signature this model serves (or leave "signature_name" out)'
+        )
     if ("instances" in document) == ("inputs" in document):
         raise InvalidInput(f"Invalid inputs in request body: give exactly one of \"instances\" or \"inputs\"; {_EXPECTED}")
     # Small bodies: one scan spares the strict decoder a per-value walk. Large ones go the fast path, which
@@ -168,10 +175,16 @@ def _parse_rows(instances: Any, booleans: bool, lazy: dict) -> JsonPredictReques
     )
 
 
-def _string_leaves(name: str, value: Any) -> Any:
-    """Nested lists of str / {"b64"} -> the same nesting with bytes."""
+def _too_deep(name: str) -> InvalidInput:
+    return InvalidInput(f"input {name!r} nests lists more than {MAX_RANK} levels deep; expected at most {MAX_RANK} dimensions")
+
+
+def _string_leaves(name: str, value: Any, depth: int = 0) -> Any:
+    """Nested lists of str / {"b64"} -> the same nesting with bytes; at most MAX_RANK levels (no RecursionError)."""
     if isinstance(value, list):
-        return [_string_leaves(name, item) for item in value]
+        if depth >= MAX_RANK:
+            raise _too_deep(name)
+        return [_string_leaves(name, item, depth + 1) for item in value]
     if isinstance(value, str):
         return value.encode("utf-8")
     if isinstance(value, bytes):  # msgpack carries bytes natively
@@ -230,6 +243,8 @@ def to_array(spec: TensorSpec, value: Any, may_hold_booleans: bool = True) -> np
         raise InvalidInput(
             f"input {name!r} must be a rectangular array of numbers; found mixed types, nulls or integers beyond 64 bits"
         )
+    if array.ndim > MAX_RANK:
+        raise _too_deep(name)
     if may_hold_booleans and array.dtype.kind in "iuf" and spec.dtype.ov_name != "boolean" and _holds_boolean(value):
         raise InvalidInput(
             f"Invalid data type for input '{name}'. Obtained booleans mixed with numbers, required "
@@ -302,7 +317,7 @@ def encode_metadata(model: str, version: int, signature: Signature) -> bytes:
                 "signature_def": {
                     "@type": "type.googleapis.com/tensorflow.serving.SignatureDefMap",
                     "signatureDef": {
-                        "serving_default": {
+                        SIGNATURE_NAME: {
                             "inputs": {s.name: _tensor_info(s) for s in signature.inputs},
                             "outputs": {s.name: _tensor_info(s) for s in signature.outputs},
                             "methodName": "tensorflow/serving/predict",

@@ -118,3 +118,9 @@ def test_large_named_rows_mixing_arrays_and_scalars_fail_like_small_ones():
     with pytest.raises(InvalidInput) as expected:
         strict.arrays(signature("f32", (-1, 2)))
     assert caught.value.message == expected.value.message
+
+
+def test_nesting_beyond_the_parsers_depth_limit_is_a_json_error():
+    body = b'{"instances": ' + b"[" * 1100 + b"]" * 1100 + b"}"
+    with pytest.raises(json_numbers.JsonError, match="depth limit exceeded"):
+        json_numbers.load(body + b" " * json_numbers.LARGE_BODY)

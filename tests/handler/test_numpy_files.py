@@ -9,8 +9,10 @@ import zipfile
 import numpy as np
 import pytest
 
-from ovserve.handler.codecs import numpy_files
+from ovserve.handler.codecs import media_types, numpy_files, registry
 from ovserve.handler.errors import InvalidInput, NotAcceptable
+from ovserve.handler.signature import Signature, TensorSpec
+from ovserve.handler.tensors import from_ov_name
 
 
 def npy(array: np.ndarray) -> bytes:
@@ -101,3 +103,67 @@ def test_npy_answers_need_one_output_and_npz_holds_several():
     assert np.array_equal(loaded["a"], outputs["a"]) and np.array_equal(loaded["b"], outputs["b"])
     single = np.load(io.BytesIO(numpy_files.dump_npy({"s": np.array([b"ab", b"c"], dtype=object)})), allow_pickle=False)
     assert single.tolist() == [b"ab", b"c"]
+
+
+def forged_npy(descr: str, shape: tuple, data: bytes = b"") -> bytes:
+    """An npy header declaring whatever we like, followed by ``data``."""
+    buffer = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buffer, {"descr": descr, "fortran_order": False, "shape": shape})
+    return buffer.getvalue() + data
+
+
+def zip_of(**members: bytes) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, content in members.items():
+            archive.writestr(f"{name}.npy", content)
+    return buffer.getvalue()
+
+
+# Headers whose element count or element size is zero pass a bytes check, then numpy's frombuffer/reshape raised.
+FORGED = [
+    pytest.param("<f4", (0, 2**62, 2**62), b"", r"dimension 1 is 4611686018427387904", id="zero-size-huge-dims"),
+    pytest.param("<f4", (0, 2**28, 2**28, 2**28), b"", "dimensions other than 0", id="zero-size-dims-beyond-budget"),
+    pytest.param("<U0", (10**12,), b"", "'<U0'", id="zero-width-unicode"),
+    pytest.param("|S0", (10**12,), b"", "'|S0'", id="zero-width-bytes"),
+    pytest.param("|V4", (2,), b"\x00" * 8, "'|V4'", id="void"),
+    pytest.param("<M8[s]", (2,), b"\x00" * 16, "datetime64", id="datetime64"),
+    pytest.param("<m8[ns]", (2,), b"\x00" * 16, "timedelta64", id="timedelta64"),
+    pytest.param("<c8", (1,), b"\x00" * 8, "complex64", id="complex"),
+    pytest.param("<f4", (1,) * 33, b"\x00" * 4, "33 dimensions", id="rank-33"),
+]
+
+
+@pytest.mark.parametrize(("descr", "shape", "data", "message"), FORGED)
+def test_npy_zero_size_tricks_and_non_numeric_dtypes_are_refused_naming_them(descr, shape, data, message):
+    with pytest.raises(InvalidInput, match=message):
+        numpy_files.load_npy(forged_npy(descr, shape, data))
+
+
+@pytest.mark.parametrize(("descr", "shape", "data", "message"), FORGED)
+def test_npz_zero_size_tricks_and_non_numeric_dtypes_are_refused_naming_them(descr, shape, data, message):
+    with pytest.raises(InvalidInput, match=message) as caught:
+        numpy_files.load_npz(zip_of(x=forged_npy(descr, shape, data)))
+    assert "array 'x'" in caught.value.message
+
+
+def test_zero_batch_arrays_still_load():
+    assert numpy_files.load_npy(npy(np.zeros((0, 3, 4), np.float32))).shape == (0, 3, 4)
+    assert numpy_files.load_npz(npz(x=np.zeros((2, 0), np.int64)))["x"].shape == (2, 0)
+
+
+def one_input(name: str = "x") -> Signature:
+    return Signature((TensorSpec(name, 0, from_ov_name("f32"), (-1, 2)),), ())
+
+
+def test_an_npz_from_savez_of_one_array_feeds_the_single_input():
+    buffer = io.BytesIO()
+    np.savez(buffer, np.ones((1, 2), np.float32))  # numpy names it arr_0
+    arrays = registry.decode(media_types.NPZ, buffer.getvalue()).arrays(one_input())
+    assert list(arrays) == ["x"] and arrays["x"].tolist() == [[1, 1]]
+    assert list(registry.decode(media_types.NPZ, npz(x=np.ones((1, 2)))).arrays(one_input())) == ["x"]
+
+
+def test_an_npz_member_named_for_no_input_is_refused_naming_it_and_the_inputs():
+    with pytest.raises(InvalidInput, match=r"member 'y' .* inputs are \['x'\]"):
+        registry.decode(media_types.NPZ, npz(y=np.ones((1, 2)))).arrays(one_input())

@@ -119,3 +119,70 @@ def test_msgpack_garbage_and_wrong_shapes_are_named():
         msgpack_arrays.parse(b"\xc1")
     with pytest.raises(InvalidInput, match="msgpack int"):
         msgpack_arrays.parse(msgpack.packb(5))
+
+
+def nd(type_text: str, shape: list, data: bytes = b"") -> dict:
+    return {b"nd": True, b"type": type_text, b"kind": b"", b"shape": shape, b"data": data}
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        pytest.param(nd("<f4", [0, 2**62, 2**62]), "dimension 1 is 4611686018427387904", id="zero-size-huge-dims"),
+        pytest.param(nd("<f4", [2**64 - 1, 0]), "dimension 0 is 18446744073709551615", id="zero-size-uint64-dim"),
+        pytest.param(nd("<f4", [0, 2**28, 2**28, 2**28]), "dimensions other than 0", id="zero-size-dims-beyond-budget"),
+        pytest.param(nd("<f4", [True, 4], b"\x00" * 16), "shape must be a list of non-negative integers", id="bool-dim"),
+        pytest.param(nd("<U0", [10**12]), "'<U0'", id="zero-width-unicode"),
+        pytest.param(nd("|S0", [10**12]), "'|S0'", id="zero-width-bytes"),
+        pytest.param(nd("|V4", [2], b"\x00" * 8), "'|V4'", id="void"),
+        pytest.param(nd("<M8[ns]", [2], b"\x00" * 16), "datetime64", id="datetime64"),
+        pytest.param(nd("<m8[s]", [2], b"\x00" * 16), "timedelta64", id="timedelta64"),
+        pytest.param(nd("<c8", [1], b"\x00" * 8), "complex64", id="complex"),
+        pytest.param(nd("<f4", [1] * 33, b"\x00" * 4), "33 dimensions", id="rank-33"),
+        pytest.param(nd("(2,3)f4", [1], b"\x00" * 24), "not a plain numpy dtype", id="subarray"),
+        pytest.param(nd("U99999999999999999999", [1]), "not a plain numpy dtype", id="absurd-width"),
+    ],
+)
+def test_msgpack_zero_size_tricks_and_non_numeric_dtypes_are_refused_naming_them(value, message):
+    body = msgpack.packb({"x": value}, use_bin_type=True)
+    with pytest.raises(InvalidInput, match=message):
+        msgpack_arrays.parse(body).arrays(VECTOR)
+
+
+def test_msgpack_zero_batch_arrays_still_decode():
+    body = msgpack.packb({"x": np.zeros((0, 4), np.float32)}, default=msgpack_numpy.encode)
+    assert msgpack_arrays.parse(body).arrays(VECTOR)["x"].shape == (0, 4)
+
+
+@pytest.mark.parametrize(
+    ("cell", "message"),
+    [
+        ("nan", "'nan' is not a finite number"),
+        ("NaN", "'NaN' is not a finite number"),
+        ("inf", "'inf' is not a finite number"),
+        ("-Infinity", "'-Infinity' is not a finite number"),
+        ("1e400", "'1e400' is not a finite number"),
+        ("1_0", "'1_0' is not a number"),
+        ('"nan"', "'nan' is not a finite number"),
+    ],
+)
+def test_csv_refuses_what_json_refuses_naming_the_cell(cell, message):
+    body = "1,2,3,4\n" * 5 + f"5,6,{cell},8\n"
+    with pytest.raises(InvalidInput, match=f"CSV row 6 column 3: {message}"):
+        csv_rows.records(body.encode(), VECTOR)
+
+
+def test_csv_finite_numbers_in_every_spelling_still_parse():
+    table = csv_rows.parse_rows(b'+1,.5,1.,-2E-3\n1e308,-0," 7 ",1\n')
+    assert table.tolist() == [[1, 0.5, 1, -2e-3], [1e308, 0, 7, 1]]
+
+
+def test_string_records_nested_deeper_than_32_levels_are_refused_in_json_lines_and_msgpack():
+    strings = signature(("s", "string", None))
+    deep: list = ["a"]
+    for _ in range(999):
+        deep = [deep]
+    with pytest.raises(InvalidInput, match="more than 32 levels"):
+        json_lines.parse(b"[" * 1000 + b'"a"' + b"]" * 1000).arrays(strings)
+    with pytest.raises(InvalidInput, match="more than 32 levels"):
+        msgpack_arrays.parse(msgpack.packb({"s": deep})).arrays(strings)

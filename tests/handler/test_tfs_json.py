@@ -360,3 +360,37 @@ def test_encode_status_rows():
 
 def test_encode_status_empty():
     assert json.loads(encode_status([])) == {"model_version_status": []}
+
+
+@pytest.mark.parametrize("name", ["serving_default", ""])
+def test_the_default_signature_name_is_accepted(name):
+    request = parse_predict(body({"inputs": [[1, 2]], "signature_name": name}))
+    assert request.arrays(signature(spec("x", "f32")))["x"].tolist() == [[1, 2]]
+
+
+@pytest.mark.parametrize("name", ["predict", "Serving_Default", " serving_default", "x" * 5000])
+def test_any_other_signature_name_is_refused_naming_the_one_served(name):
+    message = invalid(parse_predict, body({"instances": [[1, 2]], "signature_name": name}))
+    assert '"serving_default"' in message and name[:40] in message and len(message) < 500
+
+
+@pytest.mark.parametrize("padding", [0, 70_000], ids=["small", "large"])
+def test_json_nested_beyond_1024_levels_is_invalid_json_at_any_size(padding):
+    raw = b'{"instances": ' + b"[" * 1100 + b"]" * 1100 + b"}"
+    message = invalid(parse_predict, raw + b" " * padding)
+    assert message.startswith("request body is not valid JSON (") and "depth" in message
+
+
+@pytest.mark.parametrize("padding", [0, 70_000], ids=["small", "large"])
+@pytest.mark.parametrize("leaf", [b'"a"', b'{"b64": "YQ=="}'])
+@pytest.mark.parametrize("depth", [33, 1000])
+def test_string_values_nested_deeper_than_32_levels_are_refused(depth, leaf, padding):
+    raw = b'{"inputs": ' + b"[" * depth + leaf + b"]" * depth + b"}" + b" " * padding
+    message = invalid(parse_predict(raw).arrays, signature(spec("s", "string", None)))
+    assert "'s'" in message and "32" in message
+
+
+def test_numbers_nested_deeper_than_32_levels_are_refused():
+    raw = b'{"inputs": ' + b"[" * 40 + b"1" + b"]" * 40 + b"}"
+    message = invalid(parse_predict(raw).arrays, signature(spec("x", "f32", None)))
+    assert "'x'" in message and "32" in message

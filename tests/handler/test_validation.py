@@ -213,3 +213,18 @@ def test_unknown_name_is_reported_before_missing_ones():
 @pytest.mark.parametrize(("given", "missing"), [({"a": 1}, "['b']"), ({}, "['a', 'b']")])
 def test_missing_names(given, missing):
     assert names_error(given) == f"missing input tensors: {missing}. The model expects all of ['a', 'b']"
+
+
+@pytest.mark.parametrize("target", ["f32", "f16", "i64", "u8", "boolean"])
+@pytest.mark.parametrize(
+    ("array", "named"),
+    [
+        (np.array(["2020-01-01"], "M8[D]"), "datetime64[D]"),
+        (np.array([1], "m8[s]"), "timedelta64[s]"),
+        (np.array([1 + 0j]), "complex128"),
+        (np.zeros(2, "V4"), "void32"),
+    ],
+)
+def test_dates_durations_complex_and_void_are_not_numbers(target, array, named):
+    message = rejected(target, array)
+    assert named in message and BY_OV_NAME[target].tf_name in message

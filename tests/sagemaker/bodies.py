@@ -87,3 +87,23 @@ def answer(content_type: str, body: bytes) -> dict[str, np.ndarray]:
 def only_output(outputs: dict[str, np.ndarray]) -> np.ndarray:
     assert len(outputs) == 1, outputs
     return next(iter(outputs.values()))
+
+
+def deep_json(levels: int = 1100, size: int = 70_000) -> bytes:
+    """Row-format JSON nested ``levels`` deep, padded with spaces to ``size`` bytes (past the large-body parser's 64 KiB)."""
+    body = b'{"instances": ' + b"[" * levels + b"]" * levels + b"}"
+    return body + b" " * max(0, size - len(body))
+
+
+def forged_npy(descr: str, shape: tuple, data: bytes = b"") -> bytes:
+    """An npy header declaring whatever we like, followed by ``data``: what a hostile client can send."""
+    buffer = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buffer, {"descr": descr, "fortran_order": False, "shape": shape})
+    return buffer.getvalue() + data
+
+
+def npz_named(**arrays: np.ndarray) -> bytes:
+    """``numpy.savez`` with members named as given."""
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from tests import models
-from tests.sagemaker.bodies import TYPES, answer, only_output, request_body
+from tests.sagemaker.bodies import TYPES, answer, deep_json, forged_npy, npz_named, only_output, request_body
 
 X = np.array([[1, 2, 3, 4], [5, 6, 7, 8], [-1, 0.5, 0.25, 9]], dtype=np.float32)
 A = np.array([[1, 2, 3], [4, 5, 6]], dtype=np.float32)
@@ -123,6 +123,14 @@ def test_protobuf_requests_name_their_model_and_version(endpoint):
         ("application/msgpack", b"\xc1", 400, "not valid msgpack"),
         ("application/x-protobuf", b"\xff\xff\xff", 400, "PredictRequest"),
         ("application/json", b'{"instances": [[1, 2], [3]]}', 400, "rectangular"),
+        ("application/json", deep_json(), 400, "depth limit exceeded"),
+        ("application/json", deep_json(size=0), 400, "depth limit exceeded"),
+        ("application/x-npy", forged_npy("<f4", (0, 2**62, 2**62)), 400, "dimension 1 is 4611686018427387904"),
+        ("application/x-npy", forged_npy("|S0", (10**12,)), 400, "'|S0'"),
+        ("application/x-npy", forged_npy("<M8[s]", (1, 4), b"\x00" * 32), 400, "datetime64"),
+        ("application/x-npz", npz_named(y=X), 400, "member 'y'"),
+        ("text/csv", b"1,2,3,4\n1,nan,3,4\n", 400, "row 2 column 2: 'nan' is not a finite number"),
+        ("text/csv", b"1,2,3,1e400\n", 400, "'1e400' is not a finite number"),
     ],
 )
 def test_bad_bodies_get_4xx_naming_the_problem(endpoint, content_type, body, status, message):

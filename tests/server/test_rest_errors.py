@@ -204,6 +204,10 @@ CASES = [
     Case("non-utf8-in-string", "add", ADD, 400, "not valid JSON", content=b'{"inputs": "\xc3\x28\xa0\xa1"}', headers=JSON),
     Case("deeply-nested", "add", ADD, 400, "not valid JSON",
          content=b'{"inputs": ' + b"[" * 5000 + b"1" + b"]" * 5000 + b"}", headers=JSON),
+    Case("deeply-nested-large", "add", ADD, 400, "depth limit exceeded",
+         content=b'{"instances": ' + b"[" * 1100 + b"]" * 1100 + b"}" + b" " * 70_000, headers=JSON),
+    Case("unknown-signature-name", "add", ADD, 400, 'expected "serving_default"',
+         json_body={"inputs": ADD_X, "signature_name": "predict"}),
     Case("trailing-garbage", "add", ADD, 400, "not valid JSON",
          content=json.dumps({"inputs": ADD_X}).encode() + b"garbage", headers=JSON),
 ]
