@@ -2,7 +2,9 @@
 
 Every member is checked before anything is written: no absolute paths, no
 ``..``, no links or device files, and a bound on the total size (declared
-sizes are checked first, then bytes as they are written). Extraction goes
+sizes are checked first, then bytes as they are written): the model's
+``max_archive_bytes`` (``--max_archive_bytes`` / ``OVSERVE_MAX_ARCHIVE_BYTES``,
+20 GiB by default). Extraction goes
 to a scratch folder inside the cache and is renamed into place only when
 complete. The archive may hold a version tree (``1/model.xml``…) or a single
 model (served as version 1), at its top or inside one top-level folder.
@@ -18,22 +20,17 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from .config import DEFAULT_MAX_ARCHIVE_BYTES
 from .errors import ModelLoadError, StorageError
 from .model_files import find_model_file
 from .remote_cache import default_root, safe_relative
 
-DEFAULT_MAX_BYTES = 20 * 1024**3
+DEFAULT_MAX_BYTES = DEFAULT_MAX_ARCHIVE_BYTES
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar")
 
 
 def is_archive(path: str) -> bool:
     return path.lower().endswith(ARCHIVE_SUFFIXES)
-
-
-def max_archive_bytes() -> int:
-    """``OVSERVE_MAX_ARCHIVE_BYTES`` or 20 GiB: more than any model, less than a full disk."""
-    text = os.environ.get("OVSERVE_MAX_ARCHIVE_BYTES", "")
-    return int(text) if text.isdigit() else DEFAULT_MAX_BYTES
 
 
 def extract_safely(archive: Path, target: Path, max_bytes: int) -> None:
@@ -50,7 +47,9 @@ def extract_safely(archive: Path, target: Path, max_bytes: int) -> None:
                     raise ModelLoadError(f"{name}: member {member.name!r} is a link or special file; only files and folders are accepted")
                 total += member.size
                 if total > max_bytes:
-                    raise ModelLoadError(f"{name}: members add up to more than {max_bytes} bytes (OVSERVE_MAX_ARCHIVE_BYTES)")
+                    raise ModelLoadError(
+                        f"{name}: members add up to more than {max_bytes} bytes; raise --max_archive_bytes (OVSERVE_MAX_ARCHIVE_BYTES)"
+                    )
             scratch = target.with_name(target.name + ".part")
             shutil.rmtree(scratch, ignore_errors=True)
             scratch.mkdir(parents=True)
@@ -80,13 +79,16 @@ class ArchiveStorage:
     """A tarball (local or fetched) seen as a model's version folders."""
 
     def __init__(
-        self, label: str, stat: Callable[[], str], fetch: Callable[[Path], Path], cache_root: Path | None
+        self, label: str, stat: Callable[[], str], fetch: Callable[[Path], Path], cache_root: Path | None,
+        max_bytes: int = DEFAULT_MAX_BYTES,
     ) -> None:
         """``stat()`` fingerprints the archive (cheap); ``fetch(scratch)`` returns a local path to read it from.
 
         A remote archive is downloaded to ``scratch``; a local one is read where it is, never copied.
+        ``max_bytes`` bounds the members' total size.
         """
         self.label = label
+        self.max_bytes = max_bytes
         self._stat = stat
         self._fetch = fetch
         self.root = cache_root or default_root(label)
@@ -111,7 +113,7 @@ class ArchiveStorage:
             self.root.mkdir(parents=True, exist_ok=True)
             scratch = self.root / "archive.download"
             try:
-                extract_safely(self._fetch(scratch), folder, max_archive_bytes())
+                extract_safely(self._fetch(scratch), folder, self.max_bytes)
             finally:
                 scratch.unlink(missing_ok=True)
         return version_folders(folder)

@@ -3,7 +3,8 @@
 Batch transform and multi-record bodies (CSV rows, JSON Lines) bring any
 number of records; a model takes a fixed batch (``[1, ...]``, ``[8, ...]``), a
 range, or any size. Records are cut into chunks the model accepts (for a range
-or any size: one even share per parallel infer request, at most
+or any size: one even share per parallel infer request, at most the model's
+``max_records_per_batch``, from ``--max_records_per_batch`` /
 ``OVSERVE_MAX_RECORDS_PER_BATCH``), the last chunk padded with copies of its
 final record when the model needs a full batch, chunks run concurrently up to
 the pool's parallelism, and outputs are cut back to one row per record in
@@ -13,27 +14,29 @@ input order.
 from __future__ import annotations
 
 import asyncio
-import os
 
 import numpy as np
 
+from .config import DEFAULT_MAX_RECORDS_PER_BATCH
 from .errors import InvalidInput
 from .model import ServedModel
 from .signature import Signature
-from .values import parse_int
 
 # Largest chunk for models that take any batch size: bounds the working memory of one inference.
-DEFAULT_MAX_RECORDS = parse_int(
-    "OVSERVE_MAX_RECORDS_PER_BATCH", os.environ.get("OVSERVE_MAX_RECORDS_PER_BATCH") or "1024", minimum=1, maximum=1_000_000
-)
+DEFAULT_MAX_RECORDS = DEFAULT_MAX_RECORDS_PER_BATCH
 
 
 def record_count(arrays: dict[str, np.ndarray]) -> int:
-    """The shared first dimension of every input: the number of records."""
+    """The shared first dimension of every input: the number of records (at least one)."""
     counts = {array.shape[0] if array.ndim else None for array in arrays.values()}
     if len(counts) != 1 or None in counts:
         raise InvalidInput(f"inputs {sorted(arrays)} do not share a first (record) dimension; expected one row per record in each")
-    return counts.pop()  # type: ignore[return-value]
+    count = counts.pop()
+    if count == 0:  # nothing to infer, and no answer to merge: the body held no records
+        names = ", ".join(repr(name) for name in sorted(arrays))
+        which = f"input {names} has" if len(arrays) == 1 else f"inputs {names} have"
+        raise InvalidInput(f"no records: {which} a first (record) dimension of 0; expected at least one record")
+    return count  # type: ignore[return-value]
 
 
 def batch_limits(signature: Signature, max_records: int = DEFAULT_MAX_RECORDS) -> tuple[int, int]:
@@ -72,7 +75,7 @@ async def infer_records(
 ) -> dict[str, np.ndarray]:
     """Infer every record of ``arrays`` (first dimension = records); outputs have one row per record."""
     count = record_count(arrays)
-    low, high = batch_limits(served.signature)
+    low, high = batch_limits(served.signature, served.config.max_records_per_batch)
     parallelism = max(1, served.parallelism)
     if low < high:  # a choice of sizes: spread the records evenly over the parallel infer requests
         high = max(low, min(high, -(-count // parallelism)))

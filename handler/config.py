@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,14 @@ from .values import (
     parse_version_policy,
 )
 
+# OVMS's own rule is looser; these names need no escaping in a URL, a log line or a file name. REST decodes
+# percent-encoded paths, so a client that escapes them anyway (my%2Emodel) reaches the model too.
 _MODEL_NAME = re.compile(r"^[A-Za-z0-9_.\-]{1,200}$")
+# Largest chunk of records one inference takes for models that accept any batch size. 1024 measured best for
+# batch transform bodies (bench/RESULTS.md: 64-record chunks gave half the CSV throughput).
+DEFAULT_MAX_RECORDS_PER_BATCH = 1024
+# Largest total size of a model.tar.gz's members: more than any model, less than a full disk.
+DEFAULT_MAX_ARCHIVE_BYTES = 20 * 1024**3
 
 
 @dataclass(frozen=True)
@@ -47,6 +55,8 @@ class ModelConfig:
     cache_dir: str | None = None
     preload: bool = False
     max_queued_requests: int = 128
+    max_records_per_batch: int = DEFAULT_MAX_RECORDS_PER_BATCH
+    max_archive_bytes: int = DEFAULT_MAX_ARCHIVE_BYTES
 
 
 _KNOWN_KEYS = {
@@ -63,8 +73,14 @@ _KNOWN_KEYS = {
     "preload",
     "max_queued_requests",
 }
-# Accepted so OVMS configs load, but they configure features this server does not have.
-_IGNORED_KEYS = {"stateful", "idle_sequence_cleanup", "max_sequence_number", "low_latency_transformation"}
+# OVMS's stateful-model keys. Accepted so OVMS configs load, as long as they ask for nothing this server
+# does not do: "stateful" and "low_latency_transformation" must be false; "idle_sequence_cleanup" and
+# "max_sequence_number" only tune stateful sequences, so any valid value is harmless without them.
+_STATEFUL_KEYS = {"stateful", "idle_sequence_cleanup", "max_sequence_number", "low_latency_transformation"}
+_UNSUPPORTED_WHEN_TRUE = {
+    "stateful": "stateful models are not supported",
+    "low_latency_transformation": "the low latency transformation (for stateful models) is not supported",
+}
 
 
 # How the command line spells the settings whose config.json names differ.
@@ -80,7 +96,7 @@ def model_config_from_mapping(
     in messages so each error names the setting the way the user wrote it.
     ``defaults`` must already be valid: they are not the user's words for this model.
     """
-    unknown = set(raw) - _KNOWN_KEYS - _IGNORED_KEYS
+    unknown = set(raw) - _KNOWN_KEYS - _STATEFUL_KEYS
     if unknown:
         raise ConfigError(
             f"{where}{sorted(unknown)[0]}: unknown model setting; expected one of {sorted(_KNOWN_KEYS)}"
@@ -90,6 +106,7 @@ def model_config_from_mapping(
     def key(name: str) -> str:
         return f"{where}{(spelled or {}).get(name, name)}"
 
+    _refuse_stateful(raw, key)
     name = merged.get("name")
     if not isinstance(name, str) or not _MODEL_NAME.match(name):
         raise fail(key("name"), "a model name of letters, digits, '_', '-' or '.'", name)
@@ -119,7 +136,25 @@ def model_config_from_mapping(
         max_queued_requests=parse_int(
             key("max_queued_requests"), merged.get("max_queued_requests", 128), minimum=1, maximum=1_000_000
         ),
+        # Server-wide limits, validated under their flag names (shared_model_defaults) before they get here.
+        max_records_per_batch=merged.get("max_records_per_batch", DEFAULT_MAX_RECORDS_PER_BATCH),
+        max_archive_bytes=merged.get("max_archive_bytes", DEFAULT_MAX_ARCHIVE_BYTES),
     )
+
+
+def _refuse_stateful(raw: dict[str, Any], key: Callable[[str], str]) -> None:
+    """Stop start-up when a stateful-model key asks for a feature this server does not carry out.
+
+    Serving such a model stateless without a word would answer wrongly; a
+    value that asks for nothing (``"stateful": false``) is accepted.
+    """
+    for name, problem in _UNSUPPORTED_WHEN_TRUE.items():
+        if raw.get(name) is not None and parse_bool(key(name), raw[name]):
+            raise ConfigError(f"{key(name)}: {problem}; expected false, got 'true'")
+    if raw.get("idle_sequence_cleanup") is not None:
+        parse_bool(key("idle_sequence_cleanup"), raw["idle_sequence_cleanup"])
+    if raw.get("max_sequence_number") is not None:
+        parse_int(key("max_sequence_number"), raw["max_sequence_number"], minimum=0, maximum=2**32 - 1)
 
 
 def load_config_file(path: str, defaults: dict[str, Any]) -> list[ModelConfig]:

@@ -7,6 +7,8 @@ Messages say what was wrong and what was expected, and never echo payloads.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 
 class OvserveError(Exception):
     """Base class: ``kind`` names the category adapters map to a status."""
@@ -73,7 +75,11 @@ class Conflict(OvserveError):
 
 
 class InsufficientResources(OvserveError):
-    """Loading would exhaust memory; the caller should free some first (HTTP 507)."""
+    """Memory ran out (or a load would exhaust it): not the client's fault, and worth retrying later.
+
+    The one kind for every out-of-memory answer: 503 on the TF Serving REST API,
+    ``RESOURCE_EXHAUSTED`` on gRPC, 507 on SageMaker (its signal to evict a model).
+    """
 
     kind = "insufficient_resources"
 
@@ -113,11 +119,32 @@ HTTP_STATUS = {
     "unsupported_media_type": 415,
     "not_ready": 503,
     "overloaded": 503,
-    "insufficient_resources": 507,
+    "insufficient_resources": 503,  # SageMaker's app answers 507 (see http_status's overrides)
     "config": 500,
     "internal": 500,
 }
 
 
-def http_status(exc: OvserveError) -> int:
-    return HTTP_STATUS.get(exc.kind, 500)
+def http_status(exc: OvserveError, overrides: Mapping[str, int] | None = None) -> int:
+    """The HTTP status for ``exc``; ``overrides`` (kind -> status) lets a platform keep its own convention."""
+    return (overrides or {}).get(exc.kind) or HTTP_STATUS.get(exc.kind, 500)
+
+
+# How OpenVINO (CPU plugin "Failed to allocate …", std::bad_alloc), numpy ("Unable to allocate …") and the OS (ENOMEM)
+# say that memory ran out. Lower case; matched anywhere in the message.
+_OUT_OF_MEMORY_WORDS = ("failed to allocate", "unable to allocate", "cannot allocate memory", "bad_alloc", "out of memory")
+_ENOMEM = 12
+
+
+def is_out_of_memory(failure: BaseException | str) -> bool:
+    """Whether ``failure`` (an exception, or a failure's message) means memory ran out rather than bad input.
+
+    The one place this is decided, so inference, model loads and every transport
+    agree: out of memory is ``InsufficientResources``, never the client's 400.
+    """
+    if isinstance(failure, MemoryError):
+        return True
+    if isinstance(failure, OSError) and failure.errno == _ENOMEM:
+        return True
+    text = (failure if isinstance(failure, str) else str(failure)).lower()
+    return any(word in text for word in _OUT_OF_MEMORY_WORDS)

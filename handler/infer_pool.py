@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import InvalidInput, NotReady, Overloaded
+from .errors import InsufficientResources, InvalidInput, NotReady, Overloaded, OvserveError, is_out_of_memory
 from .reshape import short_reason
 
 # Below this measured inference time, handing the work to a thread costs more than doing it on the
@@ -34,16 +34,34 @@ INLINE_MAX_BYTES = 64 * 1024
 
 
 class InferenceFailed(InvalidInput):
-    """OpenVINO refused this input at run time; ``out_of_memory`` means the compiled model needs renewing.
+    """OpenVINO refused this input at run time (a 400: the input is what it could not take)."""
+
+    out_of_memory = False
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"inference failed for this input: {reason}")
+
+
+class InferenceOutOfMemory(InsufficientResources):
+    """Memory ran out while inferring: not the client's fault, and the compiled model needs renewing.
 
     After a failed allocation the CPU plugin keeps answering later, valid
     requests of an earlier shape with the same error (seen with OpenVINO
     2026.4), so the owner recompiles before serving again.
     """
 
+    out_of_memory = True
+
     def __init__(self, reason: str) -> None:
-        super().__init__(f"inference failed for this input: {reason}")
-        self.out_of_memory = "Failed to allocate" in reason
+        super().__init__(
+            f"inference failed for this input: out of memory: {reason}; retry with a smaller input or when more memory is free"
+        )
+
+
+def inference_failure(exc: BaseException) -> OvserveError:
+    """What a failed ``InferRequest.infer`` means for the caller: out of memory, or an input OpenVINO refused."""
+    reason = short_reason(exc)
+    return InferenceOutOfMemory(reason) if is_out_of_memory(exc) else InferenceFailed(reason)
 
 
 class InferPool:
@@ -79,7 +97,7 @@ class InferPool:
         self._jobs.put((request, inputs, loop, done))
         outputs, error = await asyncio.shield(done)
         if error is not None:
-            raise InferenceFailed(short_reason(error))
+            raise inference_failure(error)
         return outputs
 
     def _run_inline(self, request: Any, inputs: dict[int, np.ndarray]) -> tuple[np.ndarray, ...]:
@@ -90,7 +108,7 @@ class InferPool:
             self._observe(time.perf_counter() - began)
             return outputs
         except Exception as exc:
-            raise InferenceFailed(short_reason(exc)) from None
+            raise inference_failure(exc) from None
         finally:
             self._release(request)
 
@@ -149,7 +167,7 @@ class InferPool:
             began = time.perf_counter()
             try:
                 outputs = request.infer(inputs, share_inputs=True, share_outputs=False).to_tuple()
-            except Exception as exc:  # reported to the caller as bad input
+            except Exception as exc:  # reported to the caller (see inference_failure)
                 error = exc
             try:
                 loop.call_soon_threadsafe(self._finished, request, done, outputs, error, time.perf_counter() - began)

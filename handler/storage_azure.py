@@ -2,7 +2,8 @@
 
 The account and its key come from ``AZURE_STORAGE_CONNECTION_STRING``, as
 OVMS reads them; the connection string never reaches a log or an error
-message. Each blob's ETag is its change tag.
+message. It is read where the client is built, not in the settings objects:
+it is the SDK's own configuration, and a secret that should live nowhere else. Each blob's ETag is its change tag.
 """
 
 from __future__ import annotations

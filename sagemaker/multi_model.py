@@ -4,7 +4,11 @@ SageMaker chooses the model name (an opaque key), extracts the model under
 ``url`` and calls ``POST /models`` on first use. A load compiles the model
 before answering, so a model that would not fit is refused with 507 (and
 SageMaker evicts another) instead of failing a request later. ``DELETE``
-returns once the model's memory is freed.
+returns once the model's memory is freed. Names are opaque keys, so any
+printable name but ``/`` loads; Sanic passes ``<name>`` still
+percent-encoded, and it is decoded here (``/models/my%20model`` is ``my model``).
+Out of memory, during a load or an invoke, is 507, decided by the core's
+``is_out_of_memory`` like everywhere else.
 """
 
 from __future__ import annotations
@@ -21,7 +25,8 @@ from ovserve.handler import memory
 from ovserve.handler.codecs.tfs_json import dumps
 from ovserve.handler.daemon_threads import run_in_daemon_thread
 from ovserve.handler.engine import Engine
-from ovserve.handler.errors import ConfigError, Conflict, InsufficientResources, InvalidInput, NotFound
+from ovserve.handler.errors import ConfigError, Conflict, InsufficientResources, InvalidInput, NotFound, is_out_of_memory
+from ovserve.handler.url_path import decode_path
 from ovserve.server.inflight import InFlight
 
 from .invocations import invoke
@@ -31,7 +36,6 @@ log = logging.getLogger("ovserve.sagemaker")
 
 _MAX_NAME = 1024
 _DEFAULT_PAGE = 100
-_MEMORY_WORDS = ("allocate", "out of memory", "bad_alloc", "memoryerror")
 
 
 def _json(document: object, status: int = 200) -> HTTPResponse:
@@ -94,7 +98,7 @@ def register_multi_model(app: Sanic, engine: Engine, settings: SageMakerSettings
         if reasons is not None:
             await repository.remove(name, timeout=0)
             memory.release_freed()
-            if any(word in reasons.lower() for word in _MEMORY_WORDS):
+            if is_out_of_memory(reasons):
                 raise InsufficientResources(f"model {name} does not fit in memory: {reasons}")
             raise InvalidInput(f"model {name} cannot be loaded from {url}: {reasons}")
 
@@ -128,12 +132,14 @@ def register_multi_model(app: Sanic, engine: Engine, settings: SageMakerSettings
 
     @app.get("/models/<name:str>")
     async def describe(request: Request, name: str) -> HTTPResponse:
+        name = decode_path(name)
         if not loaded(name):
             raise NotFound(f"model {name} is not loaded")
         return _json(describe_model(name))
 
     @app.delete("/models/<name:str>")
     async def unload(request: Request, name: str) -> HTTPResponse:
+        name = decode_path(name)
         if not loaded(name):
             raise NotFound(f"model {name} is not loaded")
         finished = await repository.remove(name, timeout=settings.server.shutdown_timeout_seconds)
@@ -143,6 +149,7 @@ def register_multi_model(app: Sanic, engine: Engine, settings: SageMakerSettings
 
     @app.post("/models/<name:str>/invoke")
     async def invoke_model(request: Request, name: str) -> HTTPResponse:
+        name = decode_path(name)
         async with tracker:
             if not loaded(name):
                 raise NotFound(f"model {name} is not loaded; load it with POST /models first")

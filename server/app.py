@@ -25,7 +25,6 @@ def create_app(engine: Engine, settings: ServerSettings, tracker: InFlight) -> S
     app.config.FALLBACK_ERROR_FORMAT = "json"
     app.config.NOISY_EXCEPTIONS = False
     app.config.MOTD = False
-    app.ctx.started = False
     app.error_handler.add(Exception, handle_exception)
     register_tfs_endpoints(app, engine, tracker)
     return app

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 import grpc
 
 from ovserve.handler.codecs import tfs_proto
-from ovserve.handler.errors import OvserveError
+from ovserve.handler.errors import OvserveError, is_out_of_memory
 
 log = logging.getLogger("ovserve.grpc")
 
@@ -35,6 +35,9 @@ async def abort_for(context: grpc.aio.ServicerContext, exc: Exception, method: s
     """End the call with the status ``exc`` maps to (always raises)."""
     if isinstance(exc, OvserveError):
         await context.abort(GRPC_STATUS.get(exc.kind, grpc.StatusCode.INTERNAL), exc.message)
+    if is_out_of_memory(exc):  # e.g. numpy's MemoryError while building an answer: the same kind as OpenVINO's
+        log.warning("out of memory", extra={"method": method, "reason": str(exc)[:200]})
+        await context.abort(GRPC_STATUS["insufficient_resources"], "out of memory while answering this call; retry later")
     log.error("unexpected error", exc_info=exc, extra={"method": method})
     await context.abort(grpc.StatusCode.INTERNAL, "internal server error; see the server log")
 

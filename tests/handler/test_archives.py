@@ -98,3 +98,15 @@ def test_repository_serves_a_local_archive_and_refuses_a_bad_one(tmp_path):
 
     assert asyncio.run(scenario()) == 5.0
     assert not (tmp_path / "x").exists()
+
+
+def test_the_configured_archive_limit_reaches_extraction(tmp_path):
+    archive = archive_of(tmp_path / "model.tar.gz", model_files(tmp_path))
+
+    async def scenario(limit: int) -> None:
+        config = ModelConfig(name="m", base_path=str(archive), plugin_config=dict(models.F32), max_archive_bytes=limit)
+        await Repository([config], storage_cache_dir=str(tmp_path / f"cache{limit}")).refresh_all(strict=True)
+
+    with pytest.raises(StorageError, match="more than 1000 bytes"):
+        asyncio.run(scenario(1000))
+    asyncio.run(scenario(10**8))

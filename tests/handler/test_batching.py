@@ -86,3 +86,30 @@ def test_outputs_without_a_record_dimension_cannot_be_matched(tmp_path):
 def test_records_must_share_a_first_dimension():
     with pytest.raises(InvalidInput, match="do not share a first"):
         batching.record_count({"a": np.zeros((2, 3)), "b": np.zeros((3, 3))})
+
+
+def test_zero_records_are_refused_naming_the_empty_input(tmp_path):
+    engine = engine_for(tmp_path, models.two_in_two_out())
+    with pytest.raises(InvalidInput, match=r"no records.*'a'.*expected at least one record") as caught:
+        run_records(engine, {"a": np.zeros((0, 3), np.float32), "b": np.zeros((0, 3), np.float32)})
+    assert "'b'" in caught.value.message
+
+
+def batch_size_echo() -> ov.Model:
+    """x [-1, 3] -> y [-1, 3] where every value is the size of the batch it ran in: shows how records were chunked."""
+    x = ops.parameter([-1, 3], ov.Type.f32, name="x")
+    size = ops.convert(ops.gather(ops.shape_of(x), ops.constant(np.int64(0)), ops.constant(np.int64(0))), ov.Type.f32)
+    y = ops.add(ops.multiply(x, ops.constant(np.float32(0))), size)
+    y.output(0).set_names({"y"})
+    return ov.Model([ops.result(y)], [x], "batch_size_echo")
+
+
+def test_the_configured_records_per_batch_reaches_the_chunking(tmp_path):
+    outputs = run_records(engine_for(tmp_path, batch_size_echo(), nireq=1, max_records_per_batch=4), {"x": records(10)})
+    assert outputs["y"][:, 0].tolist() == [4.0] * 8 + [2.0] * 2
+
+
+def test_the_default_records_per_batch_is_1024(tmp_path):
+    assert batching.DEFAULT_MAX_RECORDS == 1024 == ModelConfig(name="m", base_path=".").max_records_per_batch
+    outputs = run_records(engine_for(tmp_path, batch_size_echo(), nireq=1), {"x": records(1030)})
+    assert set(outputs["y"][:1024, 0].tolist()) == {1024.0} and set(outputs["y"][1024:, 0].tolist()) == {6.0}

@@ -12,8 +12,8 @@ import openvino as ov
 import openvino.opset13 as ops
 import pytest
 
-from ovserve.handler.errors import InvalidInput, Overloaded
-from ovserve.handler.infer_pool import InferenceFailed, InferPool
+from ovserve.handler.errors import InsufficientResources, InvalidInput, Overloaded, http_status, is_out_of_memory
+from ovserve.handler.infer_pool import InferenceFailed, InferenceOutOfMemory, InferPool
 from tests import models
 
 DEADLINE_SECONDS = 30
@@ -315,16 +315,38 @@ def test_allocation_failure_is_reported_as_out_of_memory(core, pools):
     pool = pools(core.compile_model(models.broadcast_zeros(), "CPU", models.F32), label="zeros")
 
     async def scenario():
-        with pytest.raises(InferenceFailed) as caught:
+        with pytest.raises(InferenceOutOfMemory) as caught:
             await pool.run({0: np.array([1_000_000, 1_000_000], dtype=np.int64)})
         return caught.value
 
     failure = asyncio.run(scenario())
 
     assert failure.out_of_memory is True
-    assert isinstance(failure, InvalidInput) and failure.kind == "invalid_input"
-    assert failure.message.startswith("inference failed for this input: ")
-    assert "Failed to allocate" in failure.message
+    # Not the client's fault: the one out-of-memory kind (503 / RESOURCE_EXHAUSTED, 507 on SageMaker), never 400.
+    assert isinstance(failure, InsufficientResources) and not isinstance(failure, InvalidInput)
+    assert failure.kind == "insufficient_resources" and http_status(failure) == 503
+    assert failure.message.startswith("inference failed for this input: out of memory: ")
+    assert "Failed to allocate 4000000000000 bytes" in failure.message
+
+
+@pytest.mark.parametrize(
+    ("failure", "expected"),
+    [
+        (RuntimeError("[CPU] Broadcast node Check 'ptr' failed: Failed to allocate 4000000000000 bytes of memory"), True),
+        (RuntimeError("Exception from src/inference/src/dev/plugin.cpp:54:\nstd::bad_alloc"), True),
+        (MemoryError(), True),
+        (MemoryError("Unable to allocate 3.64 TiB for an array with shape (1000000, 1000000)"), True),
+        (OSError(12, "Cannot allocate memory"), True),
+        ("failed to load: cannot compile for CPU: std::bad_alloc", True),
+        ("CUDA out of memory", True),
+        (RuntimeError("Value -1 not in range [0:18446744073709551615]"), False),
+        (ValueError("cannot reshape array of size 6 into shape (4,)"), False),
+        ("failed to load: cannot read model.xml: not an IR", False),
+        (OSError(2, "No such file or directory"), False),
+    ],
+)
+def test_one_function_decides_what_out_of_memory_is(failure, expected):
+    assert is_out_of_memory(failure) is expected
 
 
 def test_an_ordinary_bad_input_is_not_out_of_memory(core, add_one, pools):

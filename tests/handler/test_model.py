@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from ovserve.handler.config import ModelConfig
-from ovserve.handler.errors import InvalidInput, ModelLoadError
+from ovserve.handler.errors import InsufficientResources, InvalidInput, ModelLoadError
 from ovserve.handler.model import ServedModel
 from ovserve.handler.values import parse_shape
 from tests import models
@@ -150,10 +150,10 @@ def test_string_inputs(tmp_path):
     assert [str(v) for v in out["text"]] == ["hello", "wörld"]
 
 
-def test_data_dependent_huge_output_is_a_400(tmp_path):
+def test_data_dependent_huge_output_is_out_of_memory_not_a_400(tmp_path):
     served = make(tmp_path, models.broadcast_zeros())
     assert run(served.infer({"shape": np.array([2, 3], np.int64)}))["zeros"].shape == (2, 3)
-    with pytest.raises(InvalidInput, match="inference failed"):
+    with pytest.raises(InsufficientResources, match="inference failed for this input: out of memory"):
         run(served.infer({"shape": np.array([1_000_000, 1_000_000], np.int64)}))
     assert run(served.infer({"shape": np.array([2, 3], np.int64)}))["zeros"].shape == (2, 3)
 

@@ -359,3 +359,81 @@ def test_model_flags_clash_with_config_path(tmp_path, flags, clash):
 def test_model_variable_clashes_with_config_path(tmp_path):
     path = write_config(tmp_path, models_document({"name": "a", "base_path": "/a"}))
     assert config_error(["--config_path", str(path)], {"OVSERVE_SHAPE": "auto"}).startswith("--shape: not allowed with --config_path")
+
+
+# --- limits that used to be read from the environment at import time ---------------------------
+
+
+def test_records_per_batch_and_archive_limit_defaults():
+    (model,) = load_settings(MODEL, {}).models
+    assert (model.max_records_per_batch, model.max_archive_bytes) == (1024, 20 * 1024**3)
+
+
+def test_records_per_batch_and_archive_limit_come_from_flags_or_the_environment(tmp_path):
+    (model,) = load_settings(MODEL, {"OVSERVE_MAX_RECORDS_PER_BATCH": "64", "OVSERVE_MAX_ARCHIVE_BYTES": "1000"}).models
+    assert (model.max_records_per_batch, model.max_archive_bytes) == (64, 1000)
+    (model,) = load_settings([*MODEL, "--max_records_per_batch", "8", "--max_archive_bytes", "5000"], {}).models
+    assert (model.max_records_per_batch, model.max_archive_bytes) == (8, 5000)
+    path = write_config(tmp_path, models_document({"name": "a", "base_path": "/a"}))
+    (model,) = load_settings(["--config_path", str(path)], {"OVSERVE_MAX_RECORDS_PER_BATCH": "16"}).models
+    assert model.max_records_per_batch == 16
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({"OVSERVE_MAX_RECORDS_PER_BATCH": "abc"}, "--max_records_per_batch: expected an integer from 1 to 1000000, got 'abc'"),
+        ({"OVSERVE_MAX_RECORDS_PER_BATCH": "0"}, "--max_records_per_batch: expected an integer from 1 to 1000000, got '0'"),
+        ({"OVSERVE_MAX_ARCHIVE_BYTES": "20G"}, "--max_archive_bytes: expected an integer from 1 to 1125899906842624, got '20G'"),
+        ({"OVSERVE_MAX_ARCHIVE_BYTES": "-5"}, "--max_archive_bytes: expected an integer from 1 to 1125899906842624, got '-5'"),
+    ],
+)
+def test_bad_limits_stop_every_front_end_with_one_line(tmp_path, environ, message):
+    from ovserve.aws_lambda import settings as lambda_settings
+    from ovserve.sagemaker import settings as sagemaker_settings
+
+    assert config_error(MODEL, environ) == message
+    for load in (
+        lambda: sagemaker_settings.load([], {"OVSERVE_MODEL_PATH": str(tmp_path), **environ}),
+        lambda: sagemaker_settings.load([], {"SAGEMAKER_MULTI_MODEL": "true", **environ}),
+        lambda: lambda_settings.load({"MODEL_PATH": str(tmp_path), **environ}),
+    ):
+        with pytest.raises(ConfigError) as caught:
+            load()
+        assert str(caught.value) == message
+
+
+# --- OVMS stateful-model keys: accepted only when they ask for nothing ---------------------------
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"stateful": False},
+        {"stateful": False, "low_latency_transformation": False},
+        {"idle_sequence_cleanup": True},
+        {"idle_sequence_cleanup": False, "max_sequence_number": 500},
+        {"stateful": False, "idle_sequence_cleanup": True, "max_sequence_number": 0, "low_latency_transformation": False},
+    ],
+)
+def test_stateful_keys_that_ask_for_nothing_are_accepted(tmp_path, extra):
+    path = write_config(tmp_path, models_document({"name": "a", "base_path": "/a", **extra}))
+    assert [m.name for m in load_settings(["--config_path", str(path)], {}).models] == ["a"]
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ({"stateful": True}, "model_config_list[0].config.stateful: stateful models are not supported; expected false, got 'true'"),
+        ({"low_latency_transformation": True},
+         "model_config_list[0].config.low_latency_transformation: the low latency transformation (for stateful models) "
+         "is not supported; expected false, got 'true'"),
+        ({"stateful": "yes please"}, "model_config_list[0].config.stateful: expected true or false, got 'yes please'"),
+        ({"idle_sequence_cleanup": 3}, "model_config_list[0].config.idle_sequence_cleanup: expected true or false, got '3'"),
+        ({"max_sequence_number": "many"},
+         "model_config_list[0].config.max_sequence_number: expected an integer from 0 to 4294967295, got 'many'"),
+    ],
+)
+def test_stateful_keys_that_ask_for_the_feature_stop_start_up(tmp_path, extra, message):
+    path = write_config(tmp_path, models_document({"name": "a", "base_path": "/a", **extra}))
+    assert config_error(["--config_path", str(path)]) == message
