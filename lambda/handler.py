@@ -23,7 +23,7 @@ from ovserve.handler import logs
 from ovserve.handler.codecs.tfs_json import dumps
 from ovserve.handler.errors import OvserveError, http_status
 
-from . import direct, http_events, http_routes, s3_batch
+from . import direct, http_events, http_routes, response_size, s3_batch
 from . import settings as lambda_settings
 from .runtime import Runtime
 
@@ -57,7 +57,20 @@ def handler(event: Any, context: Any = None) -> Any:
         except OvserveError as exc:
             return http_events.response(http_events.version_of(event), http_status(exc), dumps({"error": exc.message}), JSON)
         status, body, content_type = RUNTIME.run(http_routes.route(RUNTIME, request))
-        return http_events.response(request.version, status, body, content_type)
+        return _returnable(http_events.response(request.version, status, body, content_type), request.version)
     if s3_batch.is_s3(event):
         return RUNTIME.run(s3_batch.process(RUNTIME, event))
     return RUNTIME.run(direct.invoke(RUNTIME, event))
+
+
+def _returnable(response: dict, version: str) -> dict:
+    """``response``, or a 413 when its JSON document is more than Lambda returns (that would crash the runtime)."""
+    limit = RUNTIME.settings.max_response_bytes
+    size = response_size.http_response_size(response, limit)
+    if size is None:
+        return response
+    hint = "" if response["isBase64Encoded"] else " or ask for a binary type (Accept: application/x-npy)"
+    message = (f"the answer is {size} bytes as Lambda's response document (base64 and JSON escaping included) and "
+               f"Lambda returns at most {limit}; send fewer records per request{hint}")
+    log.warning("answer too large to return", extra={"bytes": size, "limit": limit})
+    return http_events.response(version, 413, dumps({"error": message}), JSON)

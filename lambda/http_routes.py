@@ -2,7 +2,9 @@
 
 Routes and semantics are the standalone server's and the SageMaker
 container's (shared in ``handler``); errors become ``{"error": message}``
-with the same status codes.
+with the same status codes. Readiness (``/v2/health/ready`` and, as on
+SageMaker, ``/ping``) is the engine's ``not_ready_reason``; liveness
+(``/v2/health/live``) is 200 whenever the environment answers at all.
 """
 
 from __future__ import annotations
@@ -29,13 +31,7 @@ async def route(runtime: Runtime, request: HttpRequest) -> tuple[int, bytes, str
                 f"request body is {len(request.body)} bytes; Lambda takes at most {limit} (OVSERVE_MAX_PAYLOAD_MB); "
                 "send fewer records per request, or a binary type such as application/x-npy"
             )
-        status, body, content_type = await _dispatch(runtime, request)
-        if len(body) > limit:
-            raise PayloadTooLarge(
-                f"the answer is {len(body)} bytes and Lambda returns at most {limit}; "
-                "send fewer records per request or ask for a binary type (Accept: application/x-npy)"
-            )
-        return status, body, content_type
+        return await _dispatch(runtime, request)  # the answer's size is checked once it is an event response
     except OvserveError as exc:
         if http_status(exc) >= 500:
             log.error("request failed", extra={"path": request.path, "reason": exc.message})
@@ -56,8 +52,11 @@ async def _dispatch(runtime: Runtime, request: HttpRequest) -> tuple[int, bytes,
         answer = await invocations.invoke(engine, request.body, request.headers.get("content-type"),
                                           request.headers.get("accept"), request.headers.get(custom_attributes.HEADER), defaults)
         return 200, answer.body, answer.content_type
-    if path in ("/ping", "/v2/health/live", "/v2/health/ready") and request.method == "GET":
+    if path == "/v2/health/live" and request.method == "GET":
         return 200, b"", JSON
+    if path in ("/ping", "/v2/health/ready") and request.method == "GET":  # /ping as SageMaker's: 200 only when ready
+        reason = engine.not_ready_reason()
+        return (200, b"", JSON) if reason is None else (503, dumps({"error": f"not ready: {reason}"}), JSON)
     if path == "/v1/config" and request.method == "GET":
         document = {n: {"model_version_status": status_rows(e.statuses())} for n, e in engine.repository.models.items()}
         return 200, dumps(document), JSON

@@ -8,21 +8,29 @@ output record per input record, in order. Outputs go to
 ``OVSERVE_OUTPUT_BUCKET`` (default: the same bucket) under
 ``OVSERVE_OUTPUT_PREFIX``, and objects under that prefix are never taken as
 input, so the function cannot trigger itself in a loop.
+
+Line-based objects stream: ``OVSERVE_S3_CHUNK_MB`` of whole lines at a time are
+decoded, inferred and appended to a multipart upload, so memory does not grow
+with the object. A ``.json`` object that is one TF Serving document cannot be
+cut at lines; it is read whole, up to ``OVSERVE_MAX_DOCUMENT_MB``. Every
+record is validated inside the per-object accounting: a malformed record is
+one failure in ``BatchFailed`` like a bad object, never a raw Python error.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import os
+import re
 from typing import Any
 from urllib.parse import unquote_plus
 
+import orjson
+
 from ovserve.handler.codecs import media_types, registry
-from ovserve.handler.errors import InvalidInput, OvserveError, StorageError
-from ovserve.handler.values import parse_int
+from ovserve.handler.errors import InvalidInput, OvserveError
 
 from .runtime import Runtime
+from .s3_stream import Lines, Upload, blocking
 
 log = logging.getLogger("ovserve.lambda")
 
@@ -33,9 +41,7 @@ _BY_SUFFIX = {
     ".ndjson": media_types.JSONLINES,
     ".json": media_types.JSON,
 }
-MAX_OBJECT_BYTES = parse_int(
-    "OVSERVE_MAX_OBJECT_MB", os.environ.get("OVSERVE_MAX_OBJECT_MB") or "512", minimum=1, maximum=10_240
-) * 1024 * 1024
+_RECORD = 'expected an S3 event record: {"eventSource": "aws:s3", "s3": {"bucket": {"name": ...}, "object": {"key": ...}}}'
 
 
 class BatchFailed(Exception):
@@ -43,10 +49,36 @@ class BatchFailed(Exception):
 
 
 def is_s3(event: Any) -> bool:
+    """An S3 notification: a ``Records`` list where a record says ``aws:s3`` (the others are then checked one by one)."""
     records = event.get("Records") if isinstance(event, dict) else None
-    return bool(records) and isinstance(records, list) and all(
+    return bool(records) and isinstance(records, list) and any(
         isinstance(r, dict) and r.get("eventSource") == "aws:s3" for r in records
     )
+
+
+def _field(parent: dict, path: str) -> Any:
+    value: Any = parent
+    for depth, name in enumerate(path.split(".")):
+        if not isinstance(value, dict) or name not in value:
+            shown = ".".join(path.split(".")[: depth + 1])
+            raise InvalidInput(f'"{shown}" is missing; {_RECORD}')
+        value = value[name]
+    return value
+
+
+def _location(record: Any) -> tuple[str, str]:
+    """(bucket, decoded key) of one record; InvalidInput names the field that is not what S3 sends."""
+    if not isinstance(record, dict):
+        raise InvalidInput(f"the record is a JSON {type(record).__name__}; {_RECORD}")
+    if record.get("eventSource") != "aws:s3":
+        raise InvalidInput(f'"eventSource" is {str(record.get("eventSource"))[:40]!r}; {_RECORD}')
+    found = []
+    for path in ("s3.bucket.name", "s3.object.key"):
+        value = _field(record, path)
+        if not isinstance(value, str) or not value:
+            raise InvalidInput(f'"{path}" is a JSON {type(value).__name__}; {_RECORD}')
+        found.append(value)
+    return found[0], unquote_plus(found[1])
 
 
 def _media_type(key: str, declared: str | None) -> str:
@@ -59,55 +91,129 @@ def _media_type(key: str, declared: str | None) -> str:
     raise InvalidInput(f"{key}: cannot tell its format; expected a .csv, .jsonl or .json object (or that Content-Type)")
 
 
+def _renumbered(message: str, media: str, lines_before: int, records_before: int) -> str:
+    """A codec's message about one chunk, with its row, line and instance numbers counted from the object's start."""
+    if media == media_types.CSV:
+        message = re.sub(r"\b(CSV row |row )(\d+)", lambda m: f"{m[1]}{int(m[2]) + records_before}", message)
+    else:
+        message = re.sub(r"\b(JSON Lines line )(\d+)", lambda m: f"{m[1]}{int(m[2]) + lines_before}", message)
+    return re.sub(r"\b(instance )(\d+)", lambda m: f"{m[1]}{int(m[2]) + records_before}", message)
+
+
+def _rows(outputs: dict) -> int:
+    return int(next(iter(outputs.values())).shape[0])
+
+
+def _starts_with_a_record(head: bytes, whole: bool) -> bool:
+    """Whether a ``.json`` object is JSON Lines: its first line is a JSON value on its own and more lines follow."""
+    stripped = head.lstrip()
+    end = stripped.find(b"\n")
+    if end < 0 or (whole and not stripped[end:].strip()):
+        return False
+    try:
+        orjson.loads(stripped[:end])
+    except orjson.JSONDecodeError:
+        return False
+    return True
+
+
+async def _predict(runtime: Runtime, media: str, body: bytes) -> tuple[bytes, int]:
+    decoded = registry.decode(media, body)
+    prediction = await runtime.engine.predict(runtime.default_model(), None, decoded.arrays, from_json=decoded.from_json,
+                                              records=True)
+    answer = registry.encode(media, prediction.outputs, decoded.form, prediction.model, prediction.version)
+    return answer, _rows(prediction.outputs)
+
+
+async def _records(runtime: Runtime, media: str, lines: Lines, out: Upload) -> int:
+    """Stream CSV or JSON Lines records: one chunk of whole lines decoded, inferred and written at a time."""
+    count = 0
+    async for chunk in lines.chunks():
+        if not chunk.strip():
+            continue
+        try:
+            answer, rows = await _predict(runtime, media, chunk)
+        except InvalidInput as exc:
+            raise InvalidInput(_renumbered(exc.message, media, lines.first_line - 1, count)) from None
+        if count:
+            await out.write(b"\n")  # the codecs end no answer with a newline; records stay one per line
+        await out.write(answer)
+        del answer
+        count += rows
+    if not count:
+        kind = "CSV rows" if media == media_types.CSV else "JSON Lines records"
+        raise InvalidInput(f"the object has no records; expected {kind}, one per line")
+    return count
+
+
 async def _one(runtime: Runtime, client: Any, bucket: str, key: str) -> dict:
     settings = runtime.settings
-    out_bucket = settings.output_bucket or bucket
-    head = await _blocking(lambda: client.head_object(Bucket=bucket, Key=key))
-    if head["ContentLength"] > MAX_OBJECT_BYTES:
-        raise InvalidInput(f"s3://{bucket}/{key} is {head['ContentLength']} bytes; expected at most {MAX_OBJECT_BYTES} "
-                           "(OVSERVE_MAX_OBJECT_MB)")
+    source, out_bucket, out_key = f"s3://{bucket}/{key}", settings.output_bucket or bucket, f"{settings.output_prefix}{key}.out"
+    head = await blocking(lambda: client.head_object(Bucket=bucket, Key=key))
+    size = head["ContentLength"]
+    if size > settings.max_object_bytes:
+        raise InvalidInput(f"{source} is {size} bytes; expected at most {settings.max_object_bytes} (OVSERVE_MAX_OBJECT_MB)")
     media = _media_type(key, head.get("ContentType"))
-    body = await _blocking(lambda: client.get_object(Bucket=bucket, Key=key)["Body"].read())
-    decoded = registry.decode(media, body)
-    model = runtime.default_model()
-    prediction = await runtime.engine.predict(model, None, decoded.arrays, from_json=decoded.from_json, records=True)
-    answer = registry.encode(media, prediction.outputs, decoded.form, prediction.model, prediction.version)
-    out_key = f"{settings.output_prefix}{key}.out"
-    await _blocking(lambda: client.put_object(Bucket=out_bucket, Key=out_key, Body=answer, ContentType=media))
-    count = next(iter(prediction.outputs.values())).shape[0]
-    log.info("object processed", extra={"input": f"s3://{bucket}/{key}", "output": f"s3://{out_bucket}/{out_key}",
-                                        "records": int(count)})
-    return {"input": f"s3://{bucket}/{key}", "output": f"s3://{out_bucket}/{out_key}", "records": int(count)}
-
-
-async def _blocking(call: Any) -> Any:
-    """A blocking boto3 call, off the event loop."""
-    return await asyncio.get_running_loop().run_in_executor(None, call)
+    body = (await blocking(lambda: client.get_object(Bucket=bucket, Key=key)))["Body"]
+    lines = Lines(body, settings.chunk_bytes, settings.max_document_bytes, "CSV" if media == media_types.CSV else "JSON Lines")
+    out = Upload(client, out_bucket, out_key, media)
+    try:
+        if media != media_types.JSON:
+            count = await _records(runtime, media, lines, out)
+        elif _starts_with_a_record(*await lines.head()):
+            count = await _records(runtime, media_types.JSONLINES, lines, out)  # answered as lines, typed JSON
+        else:
+            if size > settings.max_document_bytes:
+                raise InvalidInput(
+                    f"{source} is {size} bytes of one JSON document, which is read whole; expected at most "
+                    f"{settings.max_document_bytes} (OVSERVE_MAX_DOCUMENT_MB), or JSON Lines (one record per line), "
+                    "which stream in chunks of any total size"
+                )
+            answer, count = await _predict(runtime, media, await lines.rest())
+            await out.write(answer)
+            del answer
+        await out.finish()
+    except BaseException:
+        await out.abort()
+        raise
+    finally:
+        body.close()
+    log.info("object processed", extra={"input": source, "output": f"s3://{out_bucket}/{out_key}", "records": count,
+                                        "output_bytes": out.size})
+    return {"input": source, "output": f"s3://{out_bucket}/{out_key}", "records": count}
 
 
 async def process(runtime: Runtime, event: dict) -> dict:
-    """Every object of the event; raises BatchFailed listing the ones that failed, after trying them all."""
+    """Every record of the event; raises BatchFailed listing the ones that failed, after trying them all."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
     from ovserve.handler.storage_s3 import client as s3_client
 
     client = s3_client()
     done, skipped, failed = [], [], []
-    for record in event["Records"]:
-        bucket = record["s3"]["bucket"]["name"]
-        key = unquote_plus(record["s3"]["object"]["key"])
-        out_bucket = runtime.settings.output_bucket or bucket
-        if out_bucket == bucket and key.startswith(runtime.settings.output_prefix):
-            log.info("skipped: an output object", extra={"input": f"s3://{bucket}/{key}"})
-            skipped.append(f"s3://{bucket}/{key}")
-            continue
+    records = event["Records"]
+    for number, record in enumerate(records, start=1):
+        where = f"record {number}"
         try:
+            bucket, key = _location(record)
+            where = f"s3://{bucket}/{key}"
+            out_bucket = runtime.settings.output_bucket or bucket
+            if out_bucket == bucket and key.startswith(runtime.settings.output_prefix):
+                log.info("skipped: an output object", extra={"input": where})
+                skipped.append(where)
+                continue
             done.append(await _one(runtime, client, bucket, key))
         except OvserveError as exc:
-            log.error("object failed", extra={"input": f"s3://{bucket}/{key}", "reason": exc.message})
-            failed.append(f"s3://{bucket}/{key}: {exc.message}")
-        except Exception as exc:  # botocore errors: missing object, denied access
-            reason = StorageError(f"{type(exc).__name__}: {str(exc)[:300]}").message
-            log.error("object failed", extra={"input": f"s3://{bucket}/{key}", "reason": reason})
-            failed.append(f"s3://{bucket}/{key}: {reason}")
+            reason = f"{type(exc).__name__}: {exc.message}"
+            log.error("object failed", extra={"input": where, "reason": reason})
+            failed.append(f"{where}: {reason}")
+        except (BotoCoreError, ClientError) as exc:  # a missing object, denied access, S3 unreachable
+            reason = f"StorageError: {type(exc).__name__}: {str(exc)[:300]}"
+            log.error("object failed", extra={"input": where, "reason": reason})
+            failed.append(f"{where}: {reason}")
+        except Exception as exc:  # a bug: reported as one, and the other objects still run
+            log.error("object failed unexpectedly", exc_info=exc, extra={"input": where})
+            failed.append(f"{where}: InternalError: {type(exc).__name__}; see the function's log")
     if failed:
-        raise BatchFailed(f"{len(failed)} of {len(event['Records'])} objects failed: {' | '.join(failed)}")
+        raise BatchFailed(f"{len(failed)} of {len(records)} objects failed: {' | '.join(failed)}")
     return {"processed": done, "skipped": skipped}

@@ -7,8 +7,10 @@ folder defaults to ``/opt/ml/model`` (baked into the image) and may be
 ``/tmp``: the rest of a Lambda filesystem is read-only and the user is not
 root. Other variables: ``PRELOAD`` (compile during init), ``OVSERVE_MAX_PAYLOAD_MB``
 (6, Lambda's synchronous limit), ``OVSERVE_DEFAULT_ACCEPT``, and for S3 events
-``OVSERVE_OUTPUT_BUCKET`` (default: the input's) and ``OVSERVE_OUTPUT_PREFIX``
-(default ``ovserve-output/``).
+``OVSERVE_OUTPUT_BUCKET`` (default: the input's), ``OVSERVE_OUTPUT_PREFIX``
+(default ``ovserve-output/``), ``OVSERVE_MAX_OBJECT_MB`` (512, any object),
+``OVSERVE_MAX_DOCUMENT_MB`` (64, a ``.json`` object that is one document and
+so is read whole) and ``OVSERVE_S3_CHUNK_MB`` (4, the records streamed per step).
 """
 
 from __future__ import annotations
@@ -24,7 +26,10 @@ from ovserve.handler.model_location import with_model_location
 from ovserve.handler.settings import gather_values, models_from_values
 from ovserve.handler.values import fail, parse_bool, parse_int
 
+from .response_size import LAMBDA_RESPONSE_BYTES
+
 SCRATCH = "/tmp/ovserve"
+MIB = 1024 * 1024
 _PLAIN = {"model_path": "MODEL_PATH", "model_name": "MODEL_NAME"}
 
 
@@ -35,11 +40,15 @@ class LambdaSettings:
     models: tuple[ModelConfig, ...]
     preload: bool = False
     max_payload_bytes: int = 6 * 1024 * 1024
+    max_response_bytes: int = 6 * 1024 * 1024  # of the serialised response document; at most Lambda's 6,291,556
     default_accept: str = media_types.JSON
     storage_cache_dir: str = f"{SCRATCH}/models"
     output_bucket: str | None = None
     output_prefix: str = "ovserve-output/"
     log_level: str = "INFO"
+    max_object_bytes: int = 512 * MIB  # any S3 batch object
+    max_document_bytes: int = 64 * MIB  # a .json object that is one TF Serving document, read whole
+    chunk_bytes: int = 4 * MIB  # CSV/JSON Lines records read, inferred and written per step
 
 
 def writable_home(environ: MutableMapping[str, str]) -> None:
@@ -71,13 +80,21 @@ def load(environ: Mapping[str, str] | None = None) -> LambdaSettings:
         raise ConfigError("OVSERVE_OUTPUT_PREFIX: empty; expected a prefix such as ovserve-output/, so outputs never land "
                           "where inputs trigger the function")
     level = (values.get("log_level") or "INFO").upper()
+    object_mb = parse_int("OVSERVE_MAX_OBJECT_MB", environ.get("OVSERVE_MAX_OBJECT_MB") or "512", minimum=1, maximum=10_240)
+    document_mb = parse_int("OVSERVE_MAX_DOCUMENT_MB", environ.get("OVSERVE_MAX_DOCUMENT_MB") or "64", minimum=1,
+                            maximum=10_240)
+    chunk_mb = parse_int("OVSERVE_S3_CHUNK_MB", environ.get("OVSERVE_S3_CHUNK_MB") or "4", minimum=1, maximum=1024)
     return LambdaSettings(
         models=models,
         preload=preload,
         max_payload_bytes=payload_mb * 1024 * 1024,
+        max_response_bytes=min(payload_mb * 1024 * 1024, LAMBDA_RESPONSE_BYTES),
         default_accept=media_types.canonical(accept) or media_types.JSON,
         storage_cache_dir=values.get("storage_cache_dir") or f"{SCRATCH}/models",
         output_bucket=environ.get("OVSERVE_OUTPUT_BUCKET") or None,
         output_prefix=prefix,
         log_level=level if level in ("DEBUG", "INFO", "WARNING", "ERROR") else "INFO",
+        max_object_bytes=object_mb * MIB,
+        max_document_bytes=document_mb * MIB,
+        chunk_bytes=chunk_mb * MIB,
     )

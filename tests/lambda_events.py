@@ -15,10 +15,12 @@ def _body(body: bytes | str | None, binary: bool) -> tuple[str | None, bool]:
     return raw.decode(), False
 
 
-def rest_v1(method: str, path: str, body: bytes | str | None = None, headers: dict | None = None, binary: bool = False) -> dict:
+def rest_v1(method: str, path: str, body: bytes | str | None = None, headers: dict | None = None, binary: bool = False,
+            http_api: bool = False) -> dict:
+    """A REST API proxy event; ``http_api``: an HTTP API's payload format 1.0 (it adds ``"version": "1.0"``)."""
     text, encoded = _body(body, binary)
     headers = headers or {}
-    return {
+    event = {
         "resource": "/{proxy+}", "path": path, "httpMethod": method,
         "headers": headers, "multiValueHeaders": {k: [v] for k, v in headers.items()},
         "queryStringParameters": None, "multiValueQueryStringParameters": None,
@@ -27,6 +29,9 @@ def rest_v1(method: str, path: str, body: bytes | str | None = None, headers: di
                            "requestId": "c6af9ac6-7b61-11e6-9a41-93e8deadbeef", "identity": {"sourceIp": "192.0.2.1"}},
         "body": text, "isBase64Encoded": encoded,
     }
+    if http_api:
+        event["version"] = "1.0"
+    return event
 
 
 def http_v2(method: str, path: str, body: bytes | str | None = None, headers: dict | None = None, binary: bool = False,

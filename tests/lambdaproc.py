@@ -85,9 +85,30 @@ class Emulator:
         reply = self.client.post("/2015-03-31/functions/function/invocations", content=json.dumps(event))
         return reply.status_code, reply.json()
 
-    def read_log(self) -> str:
+    def read_log(self, tail: int | None = 6000) -> str:
+        """The function's output so far: its last ``tail`` characters, or all of it (``tail=None``)."""
         self._log.flush()
-        return self.log_path.read_text()[-6000:] if self.log_path.exists() else ""
+        text = self.log_path.read_text() if self.log_path.exists() else ""
+        return text if tail is None else text[-tail:]
+
+    def runtime_pid(self) -> int:
+        """The runtime process the emulator started (its one child; it exists once the first invocation began)."""
+        children: list[str] = []
+        for task in Path(f"/proc/{self.process.pid}/task").iterdir():
+            children += (task / "children").read_text().split()
+        assert len(children) == 1, f"expected one runtime process under the emulator, found {children}"
+        return int(children[0])
+
+    def peak_rss_mb(self) -> float:
+        """The runtime's peak resident set so far (VmHWM), in MiB."""
+        for line in Path(f"/proc/{self.runtime_pid()}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+        raise AssertionError("no VmHWM in /proc/<pid>/status")
+
+    def cold_starts(self) -> int:
+        """How many times the runtime has run init so far (a crash makes the next invocation init again)."""
+        return self.read_log(tail=None).count('"msg": "init done"')
 
     def stop(self) -> None:
         self.client.close()

@@ -111,3 +111,90 @@ def test_health_paths_answer(function):
     for path in ("/ping", "/v2/health/ready"):
         _, answer = function.invoke(http_v2("GET", path, stage="$default"))
         assert answer["statusCode"] == 200
+
+
+def _with(event: dict, *path_and_value: tuple) -> dict:
+    """``event`` with fields replaced: each item is (key, key, ..., value)."""
+    for *keys, value in path_and_value:
+        target = event
+        for key in keys[:-1]:
+            target = target[key]
+        target[keys[-1]] = value
+    return event
+
+
+@pytest.mark.parametrize(
+    ("event", "fragment"),
+    [
+        (_with(http_v2("POST", "/invocations"), ("body", -1)), '"body"'),
+        (_with(http_v2("POST", "/invocations"), ("body", [256])), '"body"'),
+        (_with(http_v2("POST", "/invocations"), ("body", 1e20)), '"body"'),
+        (_with(rest_v1("POST", "/invocations"), ("body", 7)), '"body"'),
+        (_with(http_v2("POST", "/invocations", body="1,2,3"), ("isBase64Encoded", "yes")), '"isBase64Encoded"'),
+        (rest_v1("POST", "/invocations", body="1,2,3", headers={"Content-Type": 5}), '"headers"'),
+        (http_v2("POST", "/invocations", body="1,2,3", headers={"content-type": ["a"]}), '"headers"'),
+        (_with(http_v2("POST", "/invocations"), ("headers", "text/csv")), '"headers"'),
+        (_with(http_v2("GET", "/ping"), ("rawPath", 5)), '"rawPath"'),
+        (_with(http_v2("GET", "/ping"), ("rawPath", "ping")), '"rawPath"'),
+        (_with(rest_v1("GET", "/ping"), ("path", ["/ping"])), '"path"'),
+        (_with(http_v2("GET", "/ping"), ("requestContext", "http", "method", 5)), '"requestContext.http.method"'),
+        (_with(rest_v1("GET", "/ping"), ("httpMethod", None)), '"httpMethod"'),
+        (_with(rest_v1("POST", "/invocations", body="1,2,3"), ("multiValueHeaders", {"Content-Type": "abc"})),
+         '"multiValueHeaders"'),
+        (_with(rest_v1("POST", "/invocations", body="1,2,3"), ("multiValueHeaders", {"Content-Type": [1]})),
+         '"multiValueHeaders"'),
+        (rest_v1("GET", "/v1/models/%ff/metadata"), "percent-encoded UTF-8"),
+    ],
+)
+def test_malformed_http_events_are_400s_naming_the_field(function, event, fragment):
+    code, answer = function.invoke(event)
+    assert code == 200 and answer["statusCode"] == 400, answer
+    assert fragment in json.loads(answer["body"])["error"], answer
+
+
+def test_paths_are_percent_decoded_once_where_the_gateway_has_not(function):
+    """REST APIs and function URLs pass the path percent-encoded; HTTP APIs decode it themselves (both payload formats)."""
+    for event in (rest_v1("GET", "/v1/models/mod%65l/metadata"),
+                  http_v2("GET", "/v1/models/mod%65l/metadata", function_url=True)):
+        _, answer = function.invoke(event)
+        assert answer["statusCode"] == 200 and json.loads(answer["body"])["modelSpec"]["name"] == "model", answer
+    for event in (http_v2("GET", "/v1/models/mod%65l/metadata"),
+                  rest_v1("GET", "/v1/models/mod%65l/metadata", http_api=True)):
+        _, answer = function.invoke(event)  # already decoded: a literal '%65' is not decoded a second time
+        assert answer["statusCode"] == 404 and "mod%65l" in json.loads(answer["body"])["error"], answer
+
+
+def test_health_is_live_and_readiness_follows_the_engine(start_function, tmp_path):
+    folder = tmp_path / "broken-model" / "1"
+    folder.mkdir(parents=True)
+    (folder / "model.xml").write_text("<net/>")
+    function = start_function({"MODEL_PATH": str(folder.parent)})
+    _, answer = function.invoke(http_v2("POST", "/invocations", body="1,2,3", headers={"Content-Type": "text/csv"}))
+    assert answer["statusCode"] >= 400, answer  # the only version fails to load: nothing can serve
+    for path in ("/v2/health/ready", "/ping"):
+        _, answer = function.invoke(http_v2("GET", path))
+        assert answer["statusCode"] == 503, answer
+        assert json.loads(answer["body"])["error"].startswith("not ready: model model has no version to serve"), answer
+    _, answer = function.invoke(http_v2("GET", "/v2/health/live"))
+    assert answer["statusCode"] == 200, answer
+
+
+def _invocations_rows(rows: int, accept: str) -> dict:
+    body = "1,2,3\n" * rows
+    return http_v2("POST", "/invocations", body=body, headers={"Content-Type": "text/csv", "Accept": accept})
+
+
+def test_answers_whose_event_response_exceeds_lambdas_limit_are_413_and_the_environment_stays_warm(start_function,
+                                                                                                     vector_model):
+    """The limit is on the JSON document the runtime posts (base64 and JSON escaping included), not the raw answer."""
+    function = start_function({"MODEL_PATH": str(vector_model)})
+    # 450,000 rows as .npy: 5.4 MB raw (under 6 MiB), 7.2 MB once base64-encoded
+    # 500,000 rows as CSV: 6.0 MB raw, 6.5 MB once each newline is escaped as \n in the JSON document
+    for event, kind in ((_invocations_rows(450_000, "application/x-npy"), "base64"),
+                        (_invocations_rows(500_000, "text/csv"), "escaped")):
+        code, answer = function.invoke(event)
+        assert code == 200 and answer.get("statusCode") == 413, (kind, str(answer)[:300])
+        assert "Lambda returns at most" in json.loads(answer["body"])["error"]
+    _, answer = function.invoke(_invocations_rows(2, "text/csv"))
+    assert answer["statusCode"] == 200 and answer["body"] == "3.0,4.0,5.0\n3.0,4.0,5.0"
+    assert function.cold_starts() == 1  # no crash, so no second cold start
