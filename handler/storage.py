@@ -56,15 +56,18 @@ class LocalStorage:
             self._skipped = []
             return found
         for entry in entries:
-            if not entry.is_dir():
-                continue
             if not (entry.name.isascii() and entry.name.isdigit()) or int(entry.name) < 1:
                 continue
-            folder = Path(entry.path)
-            if find_model_file(folder) is None:
-                skipped.append(f"{entry.name}: no model file")
-                continue
-            found[int(entry.name)] = _fingerprint(folder)
+            try:  # one unreadable entry (a symlink loop, no permission) must not hide the others
+                if not entry.is_dir():
+                    continue
+                folder = Path(entry.path)
+                if find_model_file(folder) is None:
+                    skipped.append(f"{entry.name}: no model file")
+                    continue
+                found[int(entry.name)] = _fingerprint(folder)
+            except OSError as exc:
+                skipped.append(f"{entry.name}: cannot be read ({exc.strerror or type(exc).__name__})")
         self._skipped = skipped
         self._flat = not found and not skipped and find_model_file(self.base) is not None
         if self._flat:
@@ -97,9 +100,12 @@ def _fingerprint(folder: Path) -> str:
     return digest.hexdigest()
 
 
-def storage_for(base_path: str, cache_dir: str | None = None) -> Storage:
-    """The storage that serves ``base_path``: a folder, s3://, gs://, azure:// or a .tar.gz; remote ones mirror into ``cache_dir``."""
-    from .archives import is_archive
+def storage_for(base_path: str, cache_dir: str | None = None, max_archive_bytes: int | None = None) -> Storage:
+    """The storage that serves ``base_path``: a folder, s3://, gs://, azure:// or a .tar.gz; remote ones mirror into ``cache_dir``.
+
+    ``max_archive_bytes`` bounds what a .tar.gz may extract to (the model's setting; None: the default).
+    """
+    from .archives import DEFAULT_MAX_BYTES, is_archive
     from .remote_cache import default_root
 
     root = Path(cache_dir) / default_root(base_path).name if cache_dir else None
@@ -107,7 +113,7 @@ def storage_for(base_path: str, cache_dir: str | None = None) -> Storage:
         _require("boto3", "s3", base_path)
         from .storage_s3 import S3Storage, s3_archive
 
-        return s3_archive(base_path, root) if is_archive(base_path) else S3Storage(base_path, root)
+        return s3_archive(base_path, root, max_archive_bytes or DEFAULT_MAX_BYTES) if is_archive(base_path) else S3Storage(base_path, root)
     if base_path.startswith(("azure://", "az://")):
         _require("azure.storage.blob", "azure", base_path)
         from .storage_azure import AzureStorage
@@ -119,7 +125,7 @@ def storage_for(base_path: str, cache_dir: str | None = None) -> Storage:
 
         return GCSStorage(base_path, root)
     if is_archive(base_path):
-        return _local_archive(Path(base_path.removeprefix("file://")), root)
+        return _local_archive(Path(base_path.removeprefix("file://")), root, max_archive_bytes or DEFAULT_MAX_BYTES)
     if "://" in base_path and not base_path.startswith("file://"):
         from .errors import ConfigError
 
@@ -128,7 +134,7 @@ def storage_for(base_path: str, cache_dir: str | None = None) -> Storage:
     return LocalStorage(base_path.removeprefix("file://"))
 
 
-def _local_archive(path: Path, root: Path | None) -> Storage:
+def _local_archive(path: Path, root: Path | None, max_bytes: int) -> Storage:
     from .archives import ArchiveStorage
     from .errors import StorageError
 
@@ -139,7 +145,7 @@ def _local_archive(path: Path, root: Path | None) -> Storage:
             raise StorageError(f"cannot read {path}: no such archive") from None
         return f"{info.st_size}-{info.st_mtime_ns}"
 
-    return ArchiveStorage(str(path), stat, lambda scratch: path, root)
+    return ArchiveStorage(str(path), stat, lambda scratch: path, root, max_bytes)
 
 
 def _require(module: str, extra: str, base_path: str) -> None:

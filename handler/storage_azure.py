@@ -60,8 +60,9 @@ class AzureStorage(ObjectStoreStorage):
         return iter(listed)
 
     def download(self, key: str, target: Path) -> None:
-        try:
-            with open(target, "wb") as out:
+        out = open(target, "wb")  # noqa: SIM115 - opened first: an OSError here is the cache's (name too long), not the store's
+        with out:
+            try:
                 self._client().download_blob(key, timeout=_TIMEOUT).readinto(out)  # streams in chunks
-        except Exception as exc:
-            raise self._failure(exc, "download") from None
+            except Exception as exc:
+                raise self._failure(exc, "download") from None

@@ -54,7 +54,9 @@ class GCSStorage(ObjectStoreStorage):
         return iter(listed)
 
     def download(self, key: str, target: Path) -> None:
-        try:
-            self._client().bucket(self.bucket).blob(key).download_to_filename(str(target), timeout=_TIMEOUT, retry=None)
-        except Exception as exc:
-            raise self._failure(exc, "download") from None
+        out = open(target, "wb")  # noqa: SIM115 - opened first: an OSError here is the cache's (name too long), not the store's
+        with out:
+            try:
+                self._client().bucket(self.bucket).blob(key).download_to_file(out, timeout=_TIMEOUT, retry=None)
+            except Exception as exc:
+                raise self._failure(exc, "download") from None

@@ -4,7 +4,9 @@ Configuration is the one users already have: the standard AWS chain
 (environment, profile, IAM role), ``AWS_ENDPOINT_URL_S3``/``AWS_ENDPOINT_URL``
 (read by boto3 itself), OVMS's ``S3_ENDPOINT`` (``host:port``) and
 ``AWS_REGION``. With no credentials anywhere, requests go unsigned, which
-public buckets accept. boto3 is imported only when an s3:// path is served.
+public buckets accept. These are read here, where the client is built, not in
+the settings objects: they are the SDK's own configuration, most of which
+boto3 reads itself, and they must mean exactly what AWS documents. boto3 is imported only when an s3:// path is served.
 """
 
 from __future__ import annotations
@@ -71,15 +73,16 @@ class S3Storage(ObjectStoreStorage):
         return iter(listed)
 
     def download(self, key: str, target: Path) -> None:
+        from boto3.exceptions import Boto3Error
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
             self._client().download_file(self.bucket, key, str(target))  # streams to disk in parts
-        except (ClientError, BotoCoreError) as exc:
+        except (ClientError, BotoCoreError, Boto3Error) as exc:  # Boto3Error: the transfer manager's retries ran out
             raise _failure(self.url, exc, "download") from None
 
 
-def s3_archive(url: str, cache_root: Path | None) -> Any:
+def s3_archive(url: str, cache_root: Path | None, max_bytes: int) -> Any:
     """``s3://bucket/key.tar.gz``: fingerprinted by ETag, downloaded only when it changed."""
     from botocore.exceptions import BotoCoreError, ClientError
 
@@ -100,4 +103,4 @@ def s3_archive(url: str, cache_root: Path | None) -> Any:
         store.download(key, scratch)
         return scratch
 
-    return ArchiveStorage(url, stat, fetch, cache_root)
+    return ArchiveStorage(url, stat, fetch, cache_root, max_bytes)

@@ -1,9 +1,10 @@
 """The SageMaker container's HTTP app: ``/ping``, ``/invocations``, ``/execution-parameters`` and, on
 multi-model endpoints, ``/models``.
 
-``/ping`` is 200 once every model has a compiled version to serve (a
-multi-model endpoint is healthy as soon as it listens: its models come
-later). Until then, or after a model failed to load, it answers 503 with the
+``/ping`` is 200 once every model has a compiled version to serve
+(``Engine.not_ready_reason``; a multi-model endpoint is healthy as soon as it
+listens: its models come later). Until then (versions being listed, fetched
+or compiled), or after a model failed to load, it answers 503 with the
 reason, which the log carries too.
 """
 
@@ -26,17 +27,6 @@ from .settings import SageMakerSettings
 _names = itertools.count(1)
 
 
-def not_ready_reason(engine: Engine, started: bool) -> str | None:
-    """Why the endpoint cannot serve yet, or None when it can."""
-    if not started:
-        return "models are still loading"
-    for name, entry in engine.repository.models.items():
-        reason = entry.unavailable_reason()
-        if reason is not None:
-            return f"model {name} has no version to serve: {reason}"
-    return None
-
-
 def create_app(engine: Engine, settings: SageMakerSettings, tracker: InFlight) -> Sanic:
     """The app; nothing is bound or loaded yet."""
     app = Sanic(f"ovserve_sagemaker_{next(_names)}", configure_logging=False)
@@ -47,14 +37,15 @@ def create_app(engine: Engine, settings: SageMakerSettings, tracker: InFlight) -
     app.config.FALLBACK_ERROR_FORMAT = "json"
     app.config.NOISY_EXCEPTIONS = False
     app.config.MOTD = False
-    app.ctx.started = False
-    app.error_handler.add(Exception, exception_handler("raise SAGEMAKER_MAX_PAYLOAD_IN_MB (at most 100) to allow larger bodies"))
+    # 507 for out of memory: SageMaker's multi-model router evicts a model on it (the TF Serving APIs say 503).
+    app.error_handler.add(Exception, exception_handler("raise SAGEMAKER_MAX_PAYLOAD_IN_MB (at most 100) to allow larger bodies",
+                                                       statuses={"insufficient_resources": 507}))
 
     @app.get("/ping")
     async def ping(request: Request) -> HTTPResponse:
         if settings.multi_model:
             return empty(status=200)
-        reason = not_ready_reason(engine, app.ctx.started)
+        reason = engine.not_ready_reason()  # the one definition of readiness, shared with the server and Lambda
         return empty(status=200) if reason is None else error_response(503, f"not ready: {reason}")
 
     @app.post("/invocations")

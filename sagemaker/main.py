@@ -22,7 +22,7 @@ from ovserve.server.inflight import InFlight
 from ovserve.server.process import run, start_unless_stopped, stop_signals
 
 from . import settings as sagemaker_settings
-from .app import create_app, not_ready_reason
+from .app import create_app
 from .settings import SageMakerSettings
 
 log = logging.getLogger("ovserve.sagemaker")
@@ -33,6 +33,7 @@ async def serve(settings: SageMakerSettings, listener: socket.socket | None = No
     stopping = stop_signals()
     server_settings = settings.server
     engine = Engine.from_configs(list(server_settings.models), server_settings.cpu_extension, server_settings.storage_cache_dir)
+    engine.max_response_bytes = server_settings.rest_max_response_mb << 20
     tracker = InFlight()
     app = create_app(engine, settings, tracker)
     http = await start_http(app, "0.0.0.0", settings.port, sock=listener)
@@ -43,8 +44,7 @@ async def serve(settings: SageMakerSettings, listener: socket.socket | None = No
     starting = engine.start(preload=True, poll_seconds=server_settings.file_system_poll_wait_seconds)
     started, failure = await start_unless_stopped(starting, stopping)
     if started:
-        app.ctx.started = True
-        reason = not_ready_reason(engine, True)
+        reason = engine.not_ready_reason()
         if reason is None:
             log.info("ready: /ping answers 200", extra={"models": list(engine.repository.models)})
         else:

@@ -39,6 +39,7 @@ async def serve(settings: ServerSettings) -> None:
     """Run until SIGTERM/SIGINT, then shut down gracefully."""
     stopping = stop_signals()
     engine = Engine.from_configs(list(settings.models), settings.cpu_extension, settings.storage_cache_dir)
+    engine.max_response_bytes = settings.rest_max_response_mb << 20
     tracker = InFlight()
     rest = await _start_rest(settings, engine, tracker) if settings.rest_port else None
     grpc_server = None
@@ -52,8 +53,6 @@ async def serve(settings: ServerSettings) -> None:
     starting = engine.start(preload=preload, poll_seconds=settings.file_system_poll_wait_seconds)
     started, failure = await start_unless_stopped(starting, stopping)
     if started:
-        if rest is not None:
-            rest.app.ctx.started = True
         log.info("models discovered; serving", extra={"models": [m.name for m in settings.models]})
         await stopping.wait()
 

@@ -2,7 +2,9 @@
 
 One catch-all route hands ``/v1/models/...`` to ``handler.tfs_rest``, which
 parses the rest of the path itself: Sanic's router has no syntax for the
-``:predict`` suffix, and the Lambda adapter answers the same paths.
+``:predict`` suffix, and the Lambda adapter answers the same paths. Sanic
+passes the path still percent-encoded; it is decoded here, once, before it
+is parsed, so ``/v1/models/m%3Apredict`` is a predict like ``m:predict``.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from sanic.response import HTTPResponse, empty, raw
 from ovserve.handler import tfs_rest
 from ovserve.handler.codecs import tfs_json
 from ovserve.handler.engine import Engine
+from ovserve.handler.url_path import decode_path
 
 from .errors import error_response
 from .inflight import InFlight
@@ -27,9 +30,10 @@ def register_tfs_endpoints(app: Sanic, engine: Engine, tracker: InFlight) -> Non
 
     @app.route("/v1/models/<rest:path>", methods=["GET", "POST"])
     async def models(request: Request, rest: str) -> HTTPResponse:
+        decoded = decode_path(rest)
         async with tracker:
-            return _json(await tfs_rest.handle(engine, request.method, rest, request.body, request.headers.get("content-type"),
-                                               request.path))
+            return _json(await tfs_rest.handle(engine, request.method, decoded, request.body, request.headers.get("content-type"),
+                                               f"/v1/models/{decoded}"))
 
     @app.get("/v1/config")
     async def config(request: Request) -> HTTPResponse:
@@ -45,6 +49,5 @@ def register_tfs_endpoints(app: Sanic, engine: Engine, tracker: InFlight) -> Non
 
     @app.get("/v2/health/ready")
     async def ready(request: Request) -> HTTPResponse:
-        if app.ctx.started and engine.is_ready():
-            return empty(status=200)
-        return error_response(503, "not ready: models are still being discovered or have no version to serve")
+        reason = engine.not_ready_reason()  # the one definition of readiness, shared with SageMaker and Lambda
+        return empty(status=200) if reason is None else error_response(503, f"not ready: {reason}")

@@ -10,11 +10,12 @@ import pytest
 
 from ovserve.handler.config import ModelConfig
 from ovserve.handler.engine import Engine, Prediction
-from ovserve.handler.errors import InvalidInput, NotFound
+from ovserve.handler.errors import InvalidInput, NotFound, NotReady
 from ovserve.handler.repository import Repository, VersionStatus
 from ovserve.handler.signature import Signature
 from ovserve.handler.values import VersionPolicy, parse_version_policy
 from tests import models
+from tests.handler.gated_storage import gate_storage
 
 DEADLINE_SECONDS = 30
 
@@ -379,3 +380,80 @@ def test_is_ready_needs_every_model(tmp_path):
 
     assert not_ready is False
     assert ready is True
+
+
+# --- readiness and status while versions arrive --------------------------------------------------
+
+
+def test_while_versions_are_being_discovered_status_and_predict_are_not_ready_never_empty_or_404(tmp_path):
+    versions_adding(tmp_path, 1, 2)
+
+    async def scenario():
+        engine = Engine.from_configs([config(tmp_path, policy={"all": {}})])
+        gate = gate_storage(engine.repository.get("m")).hold_listing()
+        starting = asyncio.ensure_future(engine.start())
+        try:
+            await until(gate.entered.is_set, "the listing")
+            with pytest.raises(NotReady) as status:
+                engine.status("m", None)
+            with pytest.raises(NotReady) as one_status:
+                engine.status("m", 1)
+            with pytest.raises(NotReady) as pinned:
+                await engine.predict("m", 1, x_zeros)
+            reason = engine.not_ready_reason()
+        finally:
+            gate.open()
+            await starting
+        try:
+            return status.value, one_status.value, pinned.value, reason, engine.status("m", None), engine.not_ready_reason()
+        finally:
+            await engine.stop()
+
+    status, one_status, pinned, reason, after, ready = asyncio.run(scenario())
+    assert status.kind == "not_ready" and "'m'" in status.message and "still being discovered" in status.message
+    assert "still being discovered" in one_status.message
+    assert pinned.kind == "not_ready" and "still being discovered" in pinned.message
+    assert reason is not None and "still being discovered" in reason and "loading" in reason
+    assert [(s.version, s.state) for s in after] == [(1, "AVAILABLE"), (2, "AVAILABLE")]
+    assert ready is None
+
+
+def test_not_ready_reason_names_the_version_being_compiled(tmp_path):
+    versions_adding(tmp_path, 1)
+
+    async def scenario():
+        engine = Engine.from_configs([config(tmp_path)])
+        gate = gate_storage(engine.repository.get("m")).hold_fetch(1)  # the compile reads the folder through the gate
+        starting = asyncio.ensure_future(engine.start(preload=True))
+        try:
+            await until(gate.entered.is_set, "version 1's load")
+            reason, statuses = engine.not_ready_reason(), engine.status("m", None)
+        finally:
+            gate.open()
+            await starting
+        try:
+            return reason, statuses, engine.not_ready_reason()
+        finally:
+            await engine.stop()
+
+    reason, statuses, after = asyncio.run(scenario())
+    assert reason == "model m has no version to serve yet: version 1 is loading (reading and compiling the model)"
+    assert statuses == [VersionStatus(1, "LOADING", "OK", "")]
+    assert after is None
+
+
+def test_not_ready_reason_after_start_names_each_failed_version(tmp_path):
+    broken = tmp_path / "1"
+    broken.mkdir()
+    (broken / "model.xml").write_text("<net>not really</net>")
+
+    async def scenario():
+        engine = Engine.from_configs([config(tmp_path)])
+        await engine.start(preload=True)
+        try:
+            return engine.not_ready_reason()
+        finally:
+            await engine.stop()
+
+    reason = asyncio.run(scenario())
+    assert reason is not None and reason.startswith("model m has no version to serve: version 1 failed to load: cannot read")

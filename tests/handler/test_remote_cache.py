@@ -97,3 +97,40 @@ def test_concurrent_fetches_of_one_version_download_once(tmp_path):
     for thread in threads:
         thread.join()
     assert sorted(store.downloads) == sorted(CONTENT)  # each object once, whoever came first
+
+
+# --- objects the file system cannot hold ------------------------------------------------------------
+
+
+def test_a_key_under_another_keys_file_fails_with_the_file_system_reason(tmp_path):
+    content = {"k/1/model.xml": b"<xml/>", "k/1/model.bin": b"\x00", "k/1/model.bin/x": b"x"}
+    with pytest.raises(ModelLoadError, match=r"cannot write 'model.bin/x' into the model cache: File exists"):
+        RemoteVersionCache(tmp_path).fetch(1, files(content), Store(content).download)
+    assert not (tmp_path / "1" / MANIFEST).exists()
+
+
+def test_a_name_too_long_for_the_file_system_fails_with_the_reason_and_a_shortened_name(tmp_path):
+    long_key = f"k/1/{'n' * 300}.txt"
+    content = {"k/1/model.xml": b"<xml/>", long_key: b"x"}
+    with pytest.raises(ModelLoadError) as caught:
+        RemoteVersionCache(tmp_path).fetch(1, files(content), Store(content).download)
+    assert caught.value.message.endswith("into the model cache: File name too long")
+    assert len(caught.value.message) < 250  # the name is cut short, not echoed whole
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [({"k/1/model.bin": b"\x00"}, {"k/1/model.bin/x": b"x"}), ({"k/1/model.bin/x": b"x"}, {"k/1/model.bin": b"\x00"})],
+    ids=["file-becomes-folder", "folder-becomes-file"],
+)
+def test_a_path_freed_by_a_removed_object_can_be_taken_by_a_new_one(tmp_path, before, after):
+    cache = RemoteVersionCache(tmp_path)
+    first = {"k/1/model.xml": b"<xml/>", **before}
+    cache.fetch(1, files(first), Store(first).download)
+    second = {"k/1/model.xml": b"<xml/>", **after}
+
+    folder = cache.fetch(1, files(second, etag="e2"), Store(second).download)
+
+    for key, data in after.items():
+        assert (folder / key.split("/", 2)[2]).read_bytes() == data
+    assert set(json.loads((folder / MANIFEST).read_text())) == {"model.xml", *(k.split("/", 2)[2] for k in after)}

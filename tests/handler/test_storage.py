@@ -248,3 +248,28 @@ def test_azure_needs_a_connection_string_and_names_it(tmp_path, monkeypatch):
     assert (storage.container, storage.prefix) == ("container", "models/resnet/")
     with pytest.raises(ConfigError, match="AZURE_STORAGE_CONNECTION_STRING: missing"):
         storage.list_versions()
+
+
+# --- entries that cannot be read --------------------------------------------------------------------
+
+
+def test_a_version_folder_that_is_a_symlink_loop_is_skipped_and_the_rest_are_found(tmp_path):
+    version_folder(tmp_path, "1")
+    (tmp_path / "5").symlink_to(tmp_path / "5")  # stat() fails: Too many levels of symbolic links
+    storage = LocalStorage(str(tmp_path))
+
+    assert list(storage.list_versions()) == [1]
+    [skip] = storage.skipped()
+    assert skip.startswith("5: ") and "symbolic links" in skip
+
+    version_folder(tmp_path, "7")
+    assert sorted(storage.list_versions()) == [1, 7]  # a valid version added later is still found
+
+
+def test_a_symlink_loop_inside_a_version_folder_leaves_the_version_servable(tmp_path):
+    folder = version_folder(tmp_path, "2")
+    (folder / "loop").symlink_to(folder / "loop")
+
+    versions = LocalStorage(str(tmp_path)).list_versions()
+
+    assert list(versions) == [2]
