@@ -4,7 +4,10 @@ The body is decoded by its content type and answered in the type ``Accept``
 picks (default: the endpoint's, else JSON). Record formats (CSV, JSON Lines)
 run in the model's batch size and answer one record per record. The model is
 chosen by custom attributes, then by a name the body carries (x-protobuf),
-then by the endpoint's default.
+then by the endpoint's default; a body naming a model the endpoint does not
+serve is a 400. Large bodies are decoded, and large answers encoded, on a
+worker thread (``offload``); an answer over ``engine.max_response_bytes`` is
+refused before it is encoded.
 """
 
 from __future__ import annotations
@@ -12,10 +15,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from . import custom_attributes
-from .codecs import media_types, registry
+from . import custom_attributes, offload
+from .codecs import answer_size, media_types, registry
 from .engine import Engine
-from .errors import NotFound
+from .errors import InvalidInput, NotFound
 
 log = logging.getLogger("ovserve.invocations")
 
@@ -34,17 +37,38 @@ class Answer:
     content_type: str
 
 
-def _model_for(engine: Engine, defaults: Defaults, requested: str | None, from_body: str | None) -> str:
-    served = list(engine.repository.models)
+def _model_for(engine: Engine, defaults: Defaults, requested: str | None, from_body: str | None, fixed: str | None) -> str:
+    """The model to run: fixed by the path, else custom attributes, else the body's name, else the default.
+
+    A name in the body (an x-protobuf ``model_spec.name``) must be a model this
+    endpoint serves (the fixed one, on a multi-model ``/models/{name}/invoke``);
+    anything else is a 400 naming what was expected, never an answer from
+    another model. An empty name means the endpoint's default.
+    """
+    if fixed is not None:
+        if from_body is not None and from_body != fixed:
+            raise _wrong_body_model(from_body, [fixed])
+        return fixed
     if requested is not None:
-        return requested
-    if from_body is not None and (from_body in served or len(served) > 1):
+        return requested  # the custom attribute wins over the body, as in AWS's TF Serving container
+    served = list(engine.repository.models)
+    if from_body is not None:
+        if from_body not in served:
+            raise _wrong_body_model(from_body, served)
         return from_body
     if defaults.model is not None:
         return defaults.model
     if not served:
         raise NotFound("no model is loaded on this endpoint")
     return served[0]
+
+
+def _wrong_body_model(named: str, served: list[str]) -> InvalidInput:
+    return InvalidInput(
+        f"the PredictRequest names model {named[:100]!r}, which this endpoint does not serve; expected "
+        f"model_spec.name to be one of {served[:20]} or empty (the endpoint's default), or pick the model with the "
+        "custom attribute tfs-model-name"
+    )
 
 
 async def invoke(
@@ -62,11 +86,15 @@ async def invoke(
     target = custom_attributes.parse(attributes)
     if log.isEnabledFor(logging.DEBUG):
         log.debug("invocation", extra={"content_type": body_type, "accept": answer_type, "bytes": len(body)})
-    decoded = registry.decode(body_type, body)
-    name = model if model is not None else _model_for(engine, defaults, target.model, decoded.model)
+    decoded = await offload.sized(len(body), lambda: registry.decode(body_type, body))
+    name = _model_for(engine, defaults, target.model, decoded.model, model)
     version = target.version if target.version is not None else decoded.version
     prediction = await engine.predict(
-        name, version, decoded.arrays, from_json=decoded.from_json, output_filter=decoded.output_filter, records=decoded.records
+        name, version, decoded.arrays, from_json=decoded.from_json, output_filter=decoded.output_filter,
+        records=decoded.records, work_bytes=decoded.work_bytes,
     )
-    encoded = registry.encode(answer_type, prediction.outputs, decoded.form, prediction.model, prediction.version)
+    outputs = prediction.outputs
+    encoded = await offload.sized(answer_size.estimate(answer_type, outputs), lambda: registry.encode(
+        answer_type, outputs, decoded.form, prediction.model, prediction.version, engine.max_response_bytes
+    ))  # encode refuses an answer over the limit before writing any of it
     return Answer(encoded, answer_type)

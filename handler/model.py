@@ -22,7 +22,7 @@ import numpy as np
 from .config import ModelConfig
 from .daemon_threads import run_in_daemon_thread
 from .errors import InvalidInput, ModelLoadError, StorageError
-from .infer_pool import InferenceFailed, InferPool
+from .infer_pool import InferenceOutOfMemory, InferPool
 from .mapping import Mapping, read_mapping
 from .model_files import find_model_file
 from .reshape import ReshapePlan, apply_layout_and_types, apply_shape, reshape_for_request, short_reason
@@ -110,6 +110,11 @@ class ServedModel:
     def parallelism(self) -> int:
         """How many inferences of this version can run at once (its pool size; 1 before loading)."""
         return self._loaded.pool.size if self._loaded is not None else 1
+
+    @property
+    def follows_request_shapes(self) -> bool:
+        """Whether some input is recompiled for the shapes requests bring: a request's shape is no error up front."""
+        return bool(self._on_demand)
 
     @property
     def signature(self) -> Signature:
@@ -208,9 +213,8 @@ class ServedModel:
         by_index = {loaded.signature.input(name).index: array for name, array in ready.items()}  # type: ignore[union-attr]
         try:
             results = await loaded.pool.run(by_index)
-        except InferenceFailed as failure:
-            if failure.out_of_memory:
-                await self._renew(loaded)
+        except InferenceOutOfMemory:
+            await self._renew(loaded)
             raise
         named = dict(zip(outputs_wanted, results, strict=True))
         if output_filter:
@@ -250,12 +254,21 @@ class ServedModel:
             return replacement
 
     async def _renew(self, broken: _Loaded) -> None:
-        """Recompile after a failed allocation left the compiled model answering with stale errors."""
+        """Recompile after a failed allocation left the compiled model answering with stale errors.
+
+        If memory is still too short to recompile, the old compiled model stays and the
+        caller still gets its out-of-memory answer; the next such failure tries again.
+        """
         async with self._reshape_lock:
             if self._loaded is not broken:
                 return  # someone renewed it already
             model = broken.model.clone()
-            self._loaded = await run_in_daemon_thread(lambda: self._compile(model, broken.mapping))
+            try:
+                self._loaded = await run_in_daemon_thread(lambda: self._compile(model, broken.mapping))
+            except ModelLoadError as exc:
+                log.error("recompiling after a failed memory allocation failed", extra={
+                    "model": self.config.name, "version": self.version, "reason": exc.message})
+                return
             broken.pool.close()
             log.warning("model recompiled after a failed memory allocation", extra={"model": self.config.name, "version": self.version})
 

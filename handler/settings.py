@@ -5,6 +5,9 @@ The flags are OVMS's (see ``parameters.md``): ``--model_name/--model_path`` or
 Every flag can also come from the environment as ``OVSERVE_<FLAG>``; the
 variables OVMS itself reads (``FILE_SYSTEM_POLL_WAIT_SECONDS``, ``LOG_LEVEL``,
 ``LOG_PATH``) work too. A flag on the command line wins over the environment.
+Nothing reads the environment anywhere else (the cloud SDKs' own variables
+aside): limits such as ``OVSERVE_MAX_RECORDS_PER_BATCH`` are flags too, so a
+bad value stops every front end at start-up with one line, never at import.
 """
 
 from __future__ import annotations
@@ -14,7 +17,14 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from .config import CLI_NAMES, ModelConfig, load_config_file, model_config_from_mapping
+from .config import (
+    CLI_NAMES,
+    DEFAULT_MAX_ARCHIVE_BYTES,
+    DEFAULT_MAX_RECORDS_PER_BATCH,
+    ModelConfig,
+    load_config_file,
+    model_config_from_mapping,
+)
 from .errors import ConfigError
 from .values import fail, parse_bool, parse_int
 
@@ -35,6 +45,7 @@ class ServerSettings:
     rest_bind_address: str = "0.0.0.0"
     rest_workers: int = 1
     rest_max_body_mb: int = 64
+    rest_max_response_mb: int = 256  # largest answer, estimated from the outputs before encoding
     log_level: str = "INFO"
     log_path: str | None = None
     file_system_poll_wait_seconds: int = 1
@@ -63,6 +74,7 @@ _FLAGS: tuple[tuple[str, str], ...] = (
     ("rest_bind_address", "REST bind address (default 0.0.0.0)"),
     ("rest_workers", "accepted for OVMS compatibility; one event loop serves REST"),
     ("rest_max_body_mb", "largest REST request body in MiB (default 64)"),
+    ("rest_max_response_mb", "largest answer in MiB, estimated from the outputs before encoding (default 256)"),
     ("batch_size", "batch size: an integer or auto"),
     ("shape", "input shape: (1,3,224,224), {\"in\": \"(1,3,-1,-1)\"} or auto"),
     ("layout", "input/output layout: NHWC, NHWC:NCHW or {\"name\": \"NHWC\"}"),
@@ -79,6 +91,8 @@ _FLAGS: tuple[tuple[str, str], ...] = (
     ("cpu_extension", "shared library with custom OpenVINO operations"),
     ("sequence_cleaner_poll_wait_minutes", "accepted for OVMS compatibility; no stateful models here"),
     ("shutdown_timeout_seconds", "how long SIGTERM waits for in-flight requests (default 25, inside SageMaker's 30)"),
+    ("max_records_per_batch", f"most records per inference for models of any batch size (default {DEFAULT_MAX_RECORDS_PER_BATCH})"),
+    ("max_archive_bytes", f"largest total size of a model.tar.gz's files (default {DEFAULT_MAX_ARCHIVE_BYTES}, 20 GiB)"),
 )
 _BOOL_FLAGS: tuple[tuple[str, str], ...] = (
     ("preload", "read and compile every model at start-up instead of on first use"),
@@ -130,6 +144,8 @@ def _parse_channel_arguments(value: str | None) -> dict[str, str]:
     return result
 
 
+MAX_RECORDS_PER_BATCH_LIMIT = 1_000_000
+MAX_ARCHIVE_BYTES_LIMIT = 1 << 50  # 1 PiB: any larger number is a typo
 MODEL_FLAGS = ("batch_size", "shape", "layout", "model_version_policy", "nireq", "target_device", "plugin_config")
 
 
@@ -145,6 +161,14 @@ def shared_model_defaults(values: Mapping[str, str]) -> dict:
         "preload": parse_bool("--preload", values.get("preload", "false")),
         "max_queued_requests": parse_int(
             "--max_queued_requests", values.get("max_queued_requests", "128"), minimum=1, maximum=1_000_000
+        ),
+        "max_records_per_batch": parse_int(
+            "--max_records_per_batch", values.get("max_records_per_batch", str(DEFAULT_MAX_RECORDS_PER_BATCH)),
+            minimum=1, maximum=MAX_RECORDS_PER_BATCH_LIMIT,
+        ),
+        "max_archive_bytes": parse_int(
+            "--max_archive_bytes", values.get("max_archive_bytes", str(DEFAULT_MAX_ARCHIVE_BYTES)),
+            minimum=1, maximum=MAX_ARCHIVE_BYTES_LIMIT,
         ),
     }
 
@@ -206,6 +230,9 @@ def settings_from_values(values: Mapping[str, str], models: tuple[ModelConfig, .
         rest_bind_address=values.get("rest_bind_address", "0.0.0.0"),
         rest_workers=parse_int("--rest_workers", values.get("rest_workers", "1"), minimum=1, maximum=10_000),
         rest_max_body_mb=parse_int("--rest_max_body_mb", values.get("rest_max_body_mb", "64"), minimum=1, maximum=4096),
+        rest_max_response_mb=parse_int(
+            "--rest_max_response_mb", values.get("rest_max_response_mb", "256"), minimum=1, maximum=1 << 20
+        ),
         log_level=log_level,
         log_path=values.get("log_path") or None,
         file_system_poll_wait_seconds=parse_int(

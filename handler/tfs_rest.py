@@ -3,14 +3,20 @@
 The Sanic server and the Lambda adapter both answer these paths; the path
 grammar, the content types taken as JSON and every error live here once.
 ``rest`` is the path after ``/v1/models/``: ``{m}[/versions/{v}|/labels/{l}][/metadata|:predict]``.
+Large bodies are parsed, and large answers written (a slice at a time, so the
+GIL is never held for long: ``chunked_json``), on a worker thread (``offload``);
+an answer larger than ``engine.max_response_bytes`` is refused before it is written.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
-from . import versions
-from .codecs import tfs_json
+import numpy as np
+
+from . import offload, versions
+from .codecs import answer_size, chunked_json, tfs_json
 from .engine import Engine
 from .errors import InvalidInput, MethodNotAllowed, NotFound, UnsupportedMediaType
 
@@ -46,9 +52,20 @@ async def predict(engine: Engine, model: str, version: int | None, body: bytes, 
     bare = (content_type or "").split(";")[0].strip().lower()
     if bare not in JSON_TYPES:
         raise UnsupportedMediaType(f"Content-Type {bare!r} is not supported here; expected application/json")
-    parsed = tfs_json.parse_predict(body)
-    prediction = await engine.predict(model, version, parsed.arrays, from_json=True)
+    if len(body) < offload.OFFLOAD_AT_BYTES:  # small bodies: a thread hop would cost more than the parse
+        parsed = tfs_json.parse_predict(body)
+    else:
+        parsed = await offload.on_worker(lambda: tfs_json.parse_predict(body))
+    prediction = await engine.predict(model, version, parsed.arrays, from_json=True, work_bytes=len(body))
+    size = answer_size.text_bytes(prediction.outputs)
+    answer_size.check(size, engine.max_response_bytes)  # before encoding: a runaway output is refused by name
+    if size < offload.OFFLOAD_AT_BYTES:
+        return _encode(tfs_json.encode_predict, prediction.outputs, parsed.form)
+    return await offload.on_worker(lambda: _encode(chunked_json.encode_predict, prediction.outputs, parsed.form))
+
+
+def _encode(encoder: Callable[[dict[str, np.ndarray], str], bytes], outputs: dict[str, np.ndarray], form: str) -> bytes:
     try:
-        return tfs_json.encode_predict(prediction.outputs, parsed.form)
+        return encoder(outputs, form)
     except TypeError as exc:
         raise InvalidInput(f"the model's output cannot be written as JSON: {exc}") from None

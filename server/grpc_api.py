@@ -19,9 +19,12 @@ from typing import Any
 os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
 
 import grpc  # noqa: E402
+import numpy as np  # noqa: E402
 
+from ovserve.handler import offload  # noqa: E402
 from ovserve.handler.codecs import tfs_proto  # noqa: E402
 from ovserve.handler.engine import Engine  # noqa: E402
+from ovserve.handler.errors import PayloadTooLarge  # noqa: E402
 from ovserve.handler.protos import serving_apis_pb2 as apis  # noqa: E402
 from ovserve.handler.settings import ServerSettings  # noqa: E402
 
@@ -42,13 +45,15 @@ class PredictionService:
         async with self.tracker:
             spec = request.model_spec
             name, version = tfs_proto.model_name(spec), tfs_proto.requested_version(spec)
+            tfs_proto.check_signature_name(spec)
+            arrays = tfs_proto.RequestArrays(request)  # decoded once the model is found, against its signature
             prediction = await self.engine.predict(
-                name,
-                version,
-                lambda signature: tfs_proto.request_arrays(request),  # after the model is found, as TF Serving checks
-                output_filter=list(request.output_filter) or None,
+                name, version, arrays, output_filter=list(request.output_filter) or None, work_bytes=arrays.work_bytes
             )
-            return tfs_proto.predict_response(name, prediction.version, prediction.outputs)
+            outputs = prediction.outputs
+            if sum(array.nbytes for array in outputs.values()) < offload.OFFLOAD_AT_BYTES:
+                return tfs_proto.predict_response(name, prediction.version, outputs)
+            return await _large_response(name, prediction.version, outputs)
 
     async def GetModelMetadata(self, request: Any, context: grpc.aio.ServicerContext) -> Any:  # noqa: N802
         async with self.tracker:
@@ -57,6 +62,27 @@ class PredictionService:
             name = tfs_proto.model_name(spec)
             version, signature = await self.engine.metadata(name, tfs_proto.requested_version(spec))
             return tfs_proto.metadata_response(name, version, signature)
+
+
+class _Serialized:
+    """A response already serialized on a worker thread; ``grpc_errors.handler`` only asks for its bytes."""
+
+    def __init__(self, body: bytes) -> None:
+        self.body = body
+
+    def SerializeToString(self) -> bytes:  # noqa: N802 (protobuf's name)
+        return self.body
+
+
+async def _large_response(model: str, version: int, outputs: dict[str, np.ndarray]) -> Any:
+    """A large PredictResponse, built and serialized off the loop; one too large to send is refused by name."""
+    size = sum(array.nbytes for array in outputs.values())
+    if size > MAX_MESSAGE_BYTES:
+        raise PayloadTooLarge(
+            f"the answer holds {size} bytes of tensors, more than the {MAX_MESSAGE_BYTES} bytes a gRPC message may "
+            "carry; ask for fewer outputs (output_filter) or send smaller inputs"
+        )
+    return _Serialized(await offload.on_worker(lambda: tfs_proto.predict_response(model, version, outputs).SerializeToString()))
 
 
 class ModelService:

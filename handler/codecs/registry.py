@@ -10,14 +10,14 @@ record gets exactly one answer.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from ..errors import InvalidInput
 from ..signature import Signature
-from . import csv_rows, json_lines, media_types, numpy_files, tfs_json
-from .limits import DEFAULT_MAX_BYTES
+from . import answer_size, chunked_json, csv_rows, json_lines, media_types, numpy_files, tfs_json
+from .limits import DEFAULT_MAX_BYTES, DEFAULT_MAX_RESPONSE_BYTES
 
 ROW, COLUMN = tfs_json.ROW, tfs_json.COLUMN
 AUTO = "auto"  # JSON answers to non-JSON requests: row form when the outputs allow it
@@ -35,6 +35,7 @@ class Decoded:
     model: str | None = None  # x-protobuf requests name their model...
     version: int | None = None  # ...and may name a version
     output_filter: list[str] | None = None
+    work_bytes: int = 0  # what building the arrays may decode or expand to: large ones build off the event loop
 
 
 def _single_input(array: np.ndarray, what: str) -> Callable[[Signature], dict[str, np.ndarray]]:
@@ -51,10 +52,18 @@ def _single_input(array: np.ndarray, what: str) -> Callable[[Signature], dict[st
 
 
 def _npz_arrays(found: dict[str, np.ndarray]) -> Callable[[Signature], dict[str, np.ndarray]]:
+    """Members go to the inputs they name; only ``arr_0`` (what ``numpy.savez(x)`` writes) may stand for a single input."""
+
     def arrays(signature: Signature) -> dict[str, np.ndarray]:
         names = signature.input_names()
-        if len(found) == 1 and len(names) == 1 and names[0] not in found:
-            return {names[0]: next(iter(found.values()))}  # numpy.savez(x) names its array arr_0
+        if list(found) == ["arr_0"] and len(names) == 1:
+            return {names[0]: found["arr_0"]}
+        unknown = [name for name in found if signature.input(name) is None]
+        if unknown:
+            raise InvalidInput(
+                f"the .npz member {unknown[0][:100]!r} is not an input of the model, whose inputs are {names}; "
+                "expected one member per input, named by input (numpy.savez(buffer, name=array)), or a single arr_0"
+            )
         return found
 
     return arrays
@@ -72,6 +81,11 @@ def _json_records(body: bytes) -> tfs_json.JsonPredictRequest | None:
 
 def decode(media_type: str, body: bytes, max_bytes: int = DEFAULT_MAX_BYTES) -> Decoded:
     """Parse ``body`` as ``media_type`` (a canonical type from media_types); InvalidInput when it is not one."""
+    decoded = _decode(media_type, body, max_bytes)
+    return decoded if decoded.work_bytes else replace(decoded, work_bytes=len(body))
+
+
+def _decode(media_type: str, body: bytes, max_bytes: int) -> Decoded:
     if media_type == media_types.JSON:
         try:
             parsed = tfs_json.parse_predict(body, allow_bare=True)
@@ -98,12 +112,14 @@ def decode(media_type: str, body: bytes, max_bytes: int = DEFAULT_MAX_BYTES) -> 
         from . import tfs_proto
 
         request = tfs_proto.parse_predict_request(body)
-        arrays = tfs_proto.request_arrays(request, max_bytes)
+        tfs_proto.check_signature_name(request.model_spec)
+        arrays = tfs_proto.RequestArrays(request, max_bytes)  # checked against the model's signature before expanding
         return Decoded(
-            lambda signature: arrays,
+            arrays,
             model=request.model_spec.name or None,
             version=tfs_proto.requested_version(request.model_spec),
             output_filter=list(request.output_filter) or None,
+            work_bytes=arrays.work_bytes,
         )
     raise ValueError(f"no decoder for {media_type}")  # callers pass types from media_types only
 
@@ -111,16 +127,23 @@ def decode(media_type: str, body: bytes, max_bytes: int = DEFAULT_MAX_BYTES) -> 
 def _json(outputs: dict[str, np.ndarray], form: str) -> bytes:
     if form == LINES:
         return json_lines.dump(outputs)
-    if form != AUTO:
-        return tfs_json.encode_predict(outputs, form)
+    if form != AUTO:  # chunked_json: tfs_json's bytes, a slice at a time (encodes may run on a worker thread)
+        return chunked_json.encode_predict(outputs, form)
     try:
-        return tfs_json.encode_predict(outputs, ROW)
+        return chunked_json.encode_predict(outputs, ROW)
     except InvalidInput:  # outputs without a shared batch dimension: the columnar form still holds them
-        return tfs_json.encode_predict(outputs, COLUMN)
+        return chunked_json.encode_predict(outputs, COLUMN)
 
 
-def encode(media_type: str, outputs: dict[str, np.ndarray], form: str, model: str, version: int) -> bytes:
-    """The response body for ``outputs`` as ``media_type``; NotAcceptable when that type cannot hold them."""
+def encode(
+    media_type: str, outputs: dict[str, np.ndarray], form: str, model: str, version: int,
+    max_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+) -> bytes:
+    """The response body for ``outputs`` as ``media_type``; NotAcceptable when that type cannot hold them.
+
+    PayloadTooLarge, before anything is written, when the answer could exceed ``max_bytes``.
+    """
+    answer_size.check(answer_size.estimate(media_type, outputs), max_bytes, media_type)
     if media_type == media_types.JSON:
         try:
             return _json(outputs, form)

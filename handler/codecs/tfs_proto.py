@@ -8,6 +8,7 @@ from tensorflow.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -18,6 +19,7 @@ from ..protos import serving_apis_pb2 as apis
 from ..protos import tensor_pb2
 from ..repository import VersionStatus
 from ..signature import Signature, TensorSpec
+from ..validation import check_names
 from . import tensor_proto
 
 SIGNATURE_NAME = "serving_default"
@@ -57,11 +59,58 @@ def parse(message_class: Any, body: bytes) -> Any:
     return message
 
 
-def request_arrays(request: Any, max_bytes: int = tensor_proto.DEFAULT_MAX_BYTES) -> dict[str, np.ndarray]:
-    """Every input of a PredictRequest as an array, each checked against its declared shape."""
+def request_arrays(
+    request: Any, max_bytes: int = tensor_proto.DEFAULT_MAX_BYTES, signature: Signature | None = None,
+    check_shapes: bool = True,
+) -> dict[str, np.ndarray]:
+    """Every input of a PredictRequest as an array, each checked against its declared shape.
+
+    With the model's ``signature``, names, types and shapes are checked against
+    it before any value is expanded to its declared shape, and the arrays come
+    back in the model's types.
+    """
     if not request.inputs:
         raise InvalidInput("the request has no inputs; expected at least one named TensorProto in inputs")
-    return {name: tensor_proto.to_array(name, proto, max_bytes) for name, proto in request.inputs.items()}
+    if signature is None:
+        return {name: tensor_proto.to_array(name, proto, max_bytes) for name, proto in request.inputs.items()}
+    check_names(request.inputs, signature)
+    return {
+        name: tensor_proto.to_array(name, proto, max_bytes, signature.input(name), check_shapes)
+        for name, proto in request.inputs.items()
+    }
+
+
+@dataclass(frozen=True)
+class RequestArrays:
+    """The engine's array builder for a PredictRequest: decoding waits for the model's signature.
+
+    ``work_bytes`` tells the engine how much the decode may expand to, so large
+    ones run on a worker thread; ``without_shape_checks`` is what the engine uses
+    for models that recompile for the shapes requests bring.
+    """
+
+    request: Any
+    max_bytes: int = tensor_proto.DEFAULT_MAX_BYTES
+    check_shapes: bool = True
+
+    def __call__(self, signature: Signature) -> dict[str, np.ndarray]:
+        return request_arrays(self.request, self.max_bytes, signature, self.check_shapes)
+
+    @property
+    def work_bytes(self) -> int:
+        return sum(tensor_proto.declared_bytes(proto) for proto in self.request.inputs.values())
+
+    def without_shape_checks(self) -> RequestArrays:
+        return replace(self, check_shapes=False)
+
+
+def check_signature_name(spec: Any) -> None:
+    """Only the default signature is served; TF Serving refuses any other name, and so do we."""
+    if spec.signature_name not in ("", SIGNATURE_NAME):
+        raise InvalidInput(
+            f"Serving signature name: {spec.signature_name[:100]!r} not found in signature def; expected "
+            f'"{SIGNATURE_NAME}", the only signature this model serves (or leave model_spec.signature_name empty)'
+        )
 
 
 def _model_spec(target: Any, model: str, version: int) -> None:

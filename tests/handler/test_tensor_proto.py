@@ -570,3 +570,112 @@ def test_predict_response() -> None:
     assert set(response.outputs) == {"y", "names"}
     np.testing.assert_array_equal(tensor_proto.to_array("y", response.outputs["y"]), outputs["y"])
     assert list(response.outputs["names"].string_val) == [b"a", b"b"]
+
+
+# ---------------------------------------------------------------- real costs, checked before expanding (issue 12: 9, 11)
+
+F32_ROW = Signature(inputs=(TensorSpec("x", 0, BY_OV_NAME["f32"], (1, 10)),), outputs=())
+I64_ROWS = Signature(inputs=(TensorSpec("values", 0, BY_OV_NAME["i64"], (-1, 4)),), outputs=())
+TEXT = Signature(inputs=(TensorSpec("text", 0, BY_OV_NAME["string"], (-1,)),), outputs=())
+
+
+def predict_of(**inputs: tensor_pb2.TensorProto) -> serving_apis_pb2.PredictRequest:
+    request = serving_apis_pb2.PredictRequest()
+    for name, message in inputs.items():
+        request.inputs[name].CopyFrom(message)
+    return request
+
+
+def refused(request: serving_apis_pb2.PredictRequest, signature: Signature, **kwargs) -> str:
+    with pytest.raises(InvalidInput) as caught:
+        tfs_proto.request_arrays(request, signature=signature, **kwargs)
+    return caught.value.message
+
+
+def test_a_string_element_counts_what_it_really_costs_not_one_byte() -> None:
+    # 30 bytes on the wire; as a string tensor each element costs ~50 bytes, not 1: 1.5 GB, over the 1 GiB cap.
+    started = time.monotonic()
+    message = invalid(proto(tensor_pb2.DT_STRING, [30_000_000], string_val=[b"a"]), name="text")
+    assert time.monotonic() - started < 1.0
+    assert "30000000 elements of DT_STRING" in message and "more than the" in message
+
+
+def test_string_cost_counts_the_longest_value_for_every_element() -> None:
+    values = [b"x" * 1000] + [b"y"] * 999  # numpy stores fixed-width bytes: 1000 x 1000 bytes
+    message = invalid(proto(tensor_pb2.DT_STRING, [1000], string_val=values), name="text", max_bytes=500_000)
+    assert "more than the 500000 bytes" in message
+    assert tensor_proto.to_array("text", proto(tensor_pb2.DT_STRING, [1000], string_val=values), max_bytes=2_000_000).shape == (1000,)
+
+
+def test_a_zero_dimension_beside_huge_ones_is_refused_naming_the_dimension() -> None:
+    message = invalid(proto(tensor_pb2.DT_FLOAT, [0, 2**62, 2**62]))
+    assert "dimension 1" in message and str(2**62) in message
+    message = invalid(proto(tensor_pb2.DT_FLOAT, [0, 2**62, 2**62], tensor_content=b""))
+    assert "dimension 1" in message
+    message = invalid(proto(tensor_pb2.DT_STRING, [3, 0, 2**40]), name="text")
+    assert "dimension 2" in message
+
+
+def test_an_empty_tensor_with_modest_dimensions_still_decodes() -> None:
+    assert tensor_proto.to_array("x", proto(tensor_pb2.DT_FLOAT, [0, 1000, 1000])).shape == (0, 1000, 1000)
+
+
+def test_the_shape_is_checked_against_the_model_before_one_value_fills_it() -> None:
+    request = predict_of(x=proto(tensor_pb2.DT_FLOAT, [67_108_864, 4], float_val=[1.0]))  # 30 bytes, 1 GiB filled
+    started = time.monotonic()
+    message = refused(request, F32_ROW)
+    assert time.monotonic() - started < 0.5
+    assert message == "Invalid input shape for 'x'. Obtained shape [67108864, 4], required shape [1, 10]"
+
+
+def test_the_limit_counts_the_model_type_a_single_value_fills() -> None:
+    # [67108864, 4] of f32 is exactly 1 GiB; filled as the model's i64 it would be 2 GiB.
+    request = predict_of(values=proto(tensor_pb2.DT_FLOAT, [67_108_864, 4], float_val=[1.0]))
+    message = refused(request, I64_ROWS)
+    assert "more than the" in message and "[67108864, 4]" in message
+
+
+def test_names_and_types_are_checked_before_decoding() -> None:
+    assert "alias not found in signature: ['z']" in refused(predict_of(z=proto(tensor_pb2.DT_FLOAT, [1, 10], float_val=[1.0])), F32_ROW)
+    strings = predict_of(x=proto(tensor_pb2.DT_STRING, [1, 10], string_val=[b"1"]))
+    assert "required DT_FLOAT (f32): numbers expected, strings are not converted" in refused(strings, F32_ROW)
+    booleans = predict_of(values=proto(tensor_pb2.DT_BOOL, [2, 4], bool_val=[True]))
+    assert "booleans are not converted" in refused(booleans, I64_ROWS)
+
+
+def test_with_a_signature_arrays_come_back_in_the_model_type() -> None:
+    request = predict_of(values=proto(tensor_pb2.DT_INT32, [3, 4], int_val=[7]))
+    values = tfs_proto.request_arrays(request, signature=I64_ROWS)["values"]
+    assert values.dtype == np.int64 and values.shape == (3, 4) and values.tolist() == [[7] * 4] * 3
+    text = tfs_proto.request_arrays(predict_of(text=proto(tensor_pb2.DT_STRING, [3], string_val=[b"ab"])), signature=TEXT)["text"]
+    assert text.dtype == np.dtype("S2") and text.tolist() == [b"ab"] * 3
+
+
+def test_a_value_that_changes_in_the_model_type_is_refused_before_filling() -> None:
+    request = predict_of(values=proto(tensor_pb2.DT_FLOAT, [1000, 4], float_val=[1.5]))
+    assert "integers expected" in refused(request, I64_ROWS)
+
+
+def test_shape_checks_can_be_left_to_a_model_that_reshapes() -> None:
+    request = predict_of(x=proto(tensor_pb2.DT_FLOAT, [2, 3], float_val=[1.0]))
+    assert "Invalid input shape" in refused(request, F32_ROW)
+    arrays = tfs_proto.RequestArrays(request).without_shape_checks()(F32_ROW)
+    assert arrays["x"].shape == (2, 3)
+
+
+def test_request_arrays_builder_reports_the_declared_work() -> None:
+    request = predict_of(x=proto(tensor_pb2.DT_FLOAT, [1000, 1000], float_val=[1.0]))
+    assert tfs_proto.RequestArrays(request).work_bytes == 8_000_000  # a fill counts 8 bytes per declared element
+    content = predict_of(x=proto(tensor_pb2.DT_FLOAT, [2, 3], tensor_content=b"\x00" * 24))
+    assert tfs_proto.RequestArrays(content).work_bytes == 24  # content is viewed in place
+
+
+@pytest.mark.parametrize("name", ["", "serving_default"])
+def test_the_default_signature_name_is_accepted(name: str) -> None:
+    tfs_proto.check_signature_name(serving_apis_pb2.ModelSpec(name="m", signature_name=name))
+
+
+def test_another_signature_name_is_refused_naming_the_served_one() -> None:
+    with pytest.raises(InvalidInput) as caught:
+        tfs_proto.check_signature_name(serving_apis_pb2.ModelSpec(name="m", signature_name="classify"))
+    assert "'classify' not found" in caught.value.message and '"serving_default"' in caught.value.message

@@ -106,6 +106,13 @@ def predict_request(
     return request
 
 
+def signed(name: str) -> serving_apis_pb2.PredictRequest:
+    """A good ``add`` request naming signature ``name``."""
+    request = good_add_request()
+    request.model_spec.signature_name = name
+    return request
+
+
 def good_add_request() -> serving_apis_pb2.PredictRequest:
     return predict_request("add", {"x": tensor(ADD_X)})
 
@@ -187,7 +194,13 @@ CASES = [
          "version -1 not found: versions are positive integers"),
     Case("version-label", "add", lambda: predict_request("add", {"x": tensor(ADD_X)}, label="stable"), NOT_FOUND,
          "version label 'stable' not found: version labels are not supported"),
+    Case("unknown-signature-name", "add", lambda: signed("classify"), INVALID,
+         "Serving signature name: 'classify' not found in signature def; expected \"serving_default\""),
     # the TensorProto itself
+    Case("zero-dimension-beside-huge-ones", "add", lambda: predict_request("add", {"x": raw_content(1, [0, 2**62, 2**62], b"")}),
+         INVALID, f"input 'x': dimension 1 of shape [0, {2**62}, {2**62}] is {2**62}"),
+    Case("zero-dimension-beside-huge-ones-in-float-val", "add",
+         lambda: predict_request("add", {"x": typed(1, [2**62, 0, 2**62], "float_val", [])}), INVALID, "dimension 0"),
     Case("content-shorter-than-shape", "add", lambda: predict_request("add", {"x": raw_content(1, [1, 10], b"\x00" * 36)}),
          INVALID, "input 'x': tensor_content holds 36 bytes but shape [1, 10] of DT_FLOAT needs 40"),
     Case("content-longer-than-shape", "add", lambda: predict_request("add", {"x": raw_content(1, [1, 10], b"\x00" * 44)}),
@@ -281,6 +294,11 @@ def test_absurd_dimensions_with_content_are_refused_quickly(
     expect_error(lambda: predictions.Predict(request, timeout=TIMEOUT), INVALID, "input 'values': shape [250000000000, 4]")
     assert time.monotonic() - started < 5
     assert_still_serves(server, predictions, "int_sum")
+
+
+@pytest.mark.parametrize("name", ["", "serving_default"])
+def test_the_default_signature_name_is_served(predictions: serving_services_pb2_grpc.PredictionServiceStub, name: str) -> None:
+    np.testing.assert_array_equal(outputs_of(predictions.Predict(signed(name), timeout=TIMEOUT))["y"], ADD_X + 1)
 
 
 # ---------------------------------------------------------------- conversions that keep values

@@ -1,0 +1,187 @@
+"""Does the event loop stay responsive while large JSON bodies are decoded and answered? (issue 12, item 6)
+
+Starts ``ovserve`` (and, with ``--before``, a second build of it, e.g. a
+worktree of the last commit in its own venv) serving ``tiny`` (the [1,10] Add of
+bench/models.py) and ``wide`` (x + 1 over f32 [-1, 1000]). For each build it
+measures, interleaved over ``--repeats`` and reported as medians:
+- ``/v2/health/live`` latency sampled every 10 ms while wrk floods ``wide`` with
+  20 MB JSON bodies (each answered with 20 MB of JSON) on 2 connections;
+- REST throughput for 2.9 MB JSON bodies (a ResNet-50 image's size) on ``wide``;
+- small-request throughput at concurrency 8: tiny over REST (wrk) and gRPC
+  (h2load), next to in-process OpenVINO (AsyncInferQueue) on the same model.
+Usage: python -m bench.loop_responsiveness [--seconds 4] [--repeats 3] [--before PYTHON:DIR] [--output FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import shlex
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import openvino as ov
+import openvino.opset13 as ops
+import orjson
+
+from . import loadgen, models, raw
+from .cold_start import free_port
+from .report import publish, wait_until_ok
+from .run import PREDICT, _grpc_request, uptime
+from .stats import Point, median_point
+
+REPO = Path(__file__).resolve().parent.parent
+LATENCY = {"PERFORMANCE_HINT": "LATENCY"}
+
+
+def wide() -> ov.Model:
+    x = ops.parameter([-1, 1000], ov.Type.f32, name="x")
+    y = ops.add(x, ops.constant(np.float32(1)))
+    y.output(0).set_names({"y"})
+    return ov.Model([ops.result(y)], [x], "wide")
+
+
+def json_body(megabytes: float) -> bytes:
+    """A column-form body for ``wide`` of about ``megabytes`` MB (random f32 values, ~11 characters each)."""
+    rng = np.random.default_rng(6)
+    rows = max(1, int(megabytes * 1e6 / 11_000))
+    body = orjson.dumps({"inputs": rng.random((rows, 1000), dtype=np.float32)}, option=orjson.OPT_SERIALIZE_NUMPY)
+    return body
+
+
+class Build:
+    """One ovserve build serving both models: ``python`` run in ``cwd`` (its sources)."""
+
+    def __init__(self, label: str, python: str, cwd: Path, config: Path) -> None:
+        self.label = label
+        self.rest, self.grpc = free_port(), free_port()
+        self.process = subprocess.Popen(
+            [python, "-m", "ovserve.server", "--config_path", str(config), "--preload",
+             "--rest_port", str(self.rest), "--rest_bind_address", "127.0.0.1",
+             "--port", str(self.grpc), "--grpc_bind_address", "127.0.0.1", "--log_level", "WARNING"],
+            cwd=cwd,
+        )
+        wait_until_ok(self.rest, "/v2/health/ready", self.process, label, timeout=120)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(30)
+
+
+def liveness_during(build: Build, load: Callable[[], Point]) -> Point:
+    """``/v2/health/live`` latencies while ``load`` runs; extra carries the load's own req/s and the worst sample."""
+    samples: list[float] = []
+    done = threading.Event()
+
+    def sample() -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", build.rest, timeout=30)
+        done.wait(0.5)  # let the flood ramp up
+        while not done.is_set():
+            begin = time.perf_counter()
+            connection.request("GET", "/v2/health/live")
+            connection.getresponse().read()
+            samples.append(time.perf_counter() - begin)
+            done.wait(0.01)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    try:
+        flood = load()
+    finally:
+        done.set()
+        sampler.join()
+    ordered = sorted(samples) or [float("nan")]
+    return Point(flood.rps, ordered[len(ordered) // 2] * 1000, ordered[int(len(ordered) * 0.99)] * 1000,
+                 {"max_ms": ordered[-1] * 1000, "samples": len(samples), "errors": flood.extra.get("errors", 0)})
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=int, default=4)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--before", help="PYTHON:DIR of a build to compare with (its interpreter and source tree)")
+    parser.add_argument("--output", default="bench/RESULTS.md")
+    args = parser.parse_args()
+    loadgen.require_tools()
+    command = "python -m bench.loop_responsiveness " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    before_load = uptime()
+    scratch = Path(tempfile.mkdtemp(prefix="ovserve-loop-bench-"))
+    tiny_base = models.write(scratch / "models")["tiny"]
+    (scratch / "models" / "wide" / "1").mkdir(parents=True, exist_ok=True)
+    ov.save_model(wide(), scratch / "models" / "wide" / "1" / "model.xml", compress_to_fp16=False)
+    config = scratch / "config.json"
+    config.write_text(json.dumps({"model_config_list": [
+        {"config": {"name": name, "base_path": str(scratch / "models" / name), "plugin_config": LATENCY}}
+        for name in ("tiny", "wide")
+    ]}))
+    flood_body, image_body = json_body(20), json_body(2.9)
+    tiny_input = raw.random_input((1, 10))
+    tiny_body = orjson.dumps({"inputs": {"x": tiny_input}}, option=orjson.OPT_SERIALIZE_NUMPY)
+    tiny_message = _grpc_request("tiny", tiny_input)
+
+    builds = []
+    if args.before:
+        python, _, folder = args.before.partition(":")
+        builds.append(Build("before", python, Path(folder), config))
+    builds.append(Build("after", sys.executable, REPO, config))
+    compiled = raw.compile_model(str(tiny_base / "1" / "model.xml"), LATENCY)
+    nireq = int(compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
+
+    points: dict[tuple[str, str], Callable[[], Point]] = {}
+    for build in builds:
+        pid, wide_url = build.process.pid, f"http://127.0.0.1:{build.rest}/v1/models/wide:predict"
+        points[(build.label, "flood")] = lambda b=build, u=wide_url, p=pid: liveness_during(
+            b, lambda: loadgen.wrk(u, flood_body, 2, args.seconds, p))
+        points[(build.label, "image")] = lambda u=wide_url, p=pid: loadgen.wrk(u, image_body, 8, args.seconds, p)
+        points[(build.label, "tiny rest")] = lambda b=build, p=pid: loadgen.wrk(
+            f"http://127.0.0.1:{b.rest}/v1/models/tiny:predict", tiny_body, 8, args.seconds, p)
+        points[(build.label, "tiny grpc")] = lambda b=build, p=pid: loadgen.h2load(
+            f"127.0.0.1:{b.grpc}", PREDICT, tiny_message, 8, args.seconds, p)
+    points[("raw", "tiny async")] = lambda c=compiled: raw.async_queue(c, {0: tiny_input}, args.seconds, nireq)
+    measured: dict[tuple[str, str], list[Point]] = {key: [] for key in points}
+    try:
+        for repeat in range(args.repeats):
+            for key, run in points.items():
+                print(f"[{repeat + 1}/{args.repeats}] {key}", file=sys.stderr, flush=True)
+                measured[key].append(run())
+    finally:
+        for build in builds:
+            build.stop()
+    medians = {key: median_point(values) for key, values in measured.items()}
+    publish(render(command, before_load, uptime(), medians, [b.label for b in builds], len(flood_body), len(image_body), nireq),
+            args.output)
+    points.clear()  # the raw point holds the compiled model: free OpenVINO's threads before the interpreter exits
+
+
+def render(command: str, before: str, after: str, medians: dict, labels: list[str], flood_bytes: int, image_bytes: int,
+           nireq: int) -> str:
+    lines = [
+        f"\n### {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: `{command}`\n",
+        f"- shared machine: {os.cpu_count()} cores, other jobs running; load before `{before}`, after `{after}`",
+        f"- flood: wrk, 2 connections, {flood_bytes / 1e6:.1f} MB JSON bodies (answered with as much JSON); "
+        f"image: {image_bytes / 1e6:.1f} MB JSON bodies, 8 connections; tiny: concurrency 8; raw: AsyncInferQueue, nireq {nireq}\n",
+        "| build | /v2/health/live p50 ms during flood | p99 ms | worst ms | flood req/s | 2.9 MB JSON req/s | "
+        "tiny REST req/s | tiny gRPC req/s | tiny raw async req/s |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    limit = medians[("raw", "tiny async")].rps
+    for label in labels:
+        flood = medians[(label, "flood")]
+        lines.append(
+            f"| {label} | {flood.p50_ms:.2f} | {flood.p99_ms:.2f} | {flood.extra['max_ms']:.1f} | {flood.rps:.2f} | "
+            f"{medians[(label, 'image')].rps:.1f} | {medians[(label, 'tiny rest')].rps:,.0f} | "
+            f"{medians[(label, 'tiny grpc')].rps:,.0f} | {limit:,.0f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    main()
