@@ -22,6 +22,10 @@ from .errors import InvalidInput, NotFound
 
 log = logging.getLogger("ovserve.invocations")
 
+# SageMaker's own status for out of memory: its multi-model router evicts a model and retries on 507, where the
+# TF Serving APIs answer 503. Every adapter that answers /invocations (SageMaker's app, Lambda) uses this table.
+HTTP_STATUS_OVERRIDES = {"insufficient_resources": 507}
+
 
 @dataclass(frozen=True)
 class Defaults:

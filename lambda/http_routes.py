@@ -33,9 +33,11 @@ async def route(runtime: Runtime, request: HttpRequest) -> tuple[int, bytes, str
             )
         return await _dispatch(runtime, request)  # the answer's size is checked once it is an event response
     except OvserveError as exc:
-        if http_status(exc) >= 500:
+        # /invocations keeps SageMaker's statuses (507 for out of memory), the TF Serving paths their own (503).
+        status = http_status(exc, invocations.HTTP_STATUS_OVERRIDES if request.path.rstrip("/") == "/invocations" else None)
+        if status >= 500:
             log.error("request failed", extra={"path": request.path, "reason": exc.message})
-        return http_status(exc), dumps({"error": exc.message}), JSON
+        return status, dumps({"error": exc.message}), JSON
     except Exception as exc:  # a bug must still answer like a server, not crash the environment
         log.error("unexpected error", exc_info=exc, extra={"path": request.path})
         return 500, dumps({"error": "internal server error; see the function's log"}), JSON

@@ -17,6 +17,7 @@ from sanic.response import HTTPResponse, empty
 
 from ovserve.handler.codecs.tfs_json import dumps
 from ovserve.handler.engine import Engine
+from ovserve.handler.invocations import HTTP_STATUS_OVERRIDES
 from ovserve.server.errors import error_response, exception_handler
 from ovserve.server.inflight import InFlight
 
@@ -39,7 +40,7 @@ def create_app(engine: Engine, settings: SageMakerSettings, tracker: InFlight) -
     app.config.MOTD = False
     # 507 for out of memory: SageMaker's multi-model router evicts a model on it (the TF Serving APIs say 503).
     app.error_handler.add(Exception, exception_handler("raise SAGEMAKER_MAX_PAYLOAD_IN_MB (at most 100) to allow larger bodies",
-                                                       statuses={"insufficient_resources": 507}))
+                                                       statuses=HTTP_STATUS_OVERRIDES))
 
     @app.get("/ping")
     async def ping(request: Request) -> HTTPResponse:

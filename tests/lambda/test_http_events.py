@@ -198,3 +198,19 @@ def test_answers_whose_event_response_exceeds_lambdas_limit_are_413_and_the_envi
     _, answer = function.invoke(_invocations_rows(2, "text/csv"))
     assert answer["statusCode"] == 200 and answer["body"] == "3.0,4.0,5.0\n3.0,4.0,5.0"
     assert function.cold_starts() == 1  # no crash, so no second cold start
+
+
+def test_out_of_memory_is_507_on_invocations_and_503_on_tf_serving_paths(start_function, tmp_path):
+    """The same failure reads as each API's convention: SageMaker's 507 on /invocations, 503 on /v1 (issue 12, item 4)."""
+    from tests import models
+
+    models.write_version(tmp_path / "zeros", 1, models.broadcast_zeros())
+    function = start_function({"MODEL_PATH": str(tmp_path / "zeros")})
+    huge = json.dumps({"inputs": [1_000_000, 1_000_000]})
+    _, answer = function.invoke(http_v2("POST", "/invocations", body=huge, headers={"Content-Type": "application/json"}))
+    assert answer["statusCode"] == 507 and "out of memory" in json.loads(answer["body"])["error"], answer
+    _, answer = function.invoke(http_v2("POST", "/v1/models/model:predict", body=huge))
+    assert answer["statusCode"] == 503 and "out of memory" in json.loads(answer["body"])["error"], answer
+    _, answer = function.invoke(http_v2("POST", "/invocations", body=json.dumps({"inputs": [2, 3]}),
+                                        headers={"Content-Type": "application/json"}))
+    assert answer["statusCode"] == 200 and json.loads(answer["body"]) == {"outputs": [[0.0] * 3] * 2}
