@@ -60,8 +60,9 @@ test-images: $(VENV)/.test-installed $(RIE)
 lint: $(VENV)/.test-installed
 	$(BIN)/ruff check .
 
-# Benchmarks against raw OpenVINO (about 15 minutes): the TF Serving APIs, SageMaker /invocations, Lambda cold
-# starts behind the Runtime Interface Emulator, the container images (podman); each appends to bench/RESULTS.md.
+# Benchmarks against raw OpenVINO (about 20 minutes): the TF Serving APIs, SageMaker /invocations, Lambda cold
+# starts behind the Runtime Interface Emulator, the container images (podman), event-loop responsiveness under large
+# bodies, Lambda S3 batch memory per object size; each appends to bench/RESULTS.md.
 # Needs wrk and h2load.
 bench: $(VENV)/.test-installed $(RIE)
 	@command -v wrk >/dev/null && command -v h2load >/dev/null || \
@@ -70,6 +71,8 @@ bench: $(VENV)/.test-installed $(RIE)
 	$(BIN)/python -m bench.sagemaker
 	$(BIN)/python -m bench.lambda_cold_start
 	$(BIN)/python -m bench.images
+	$(BIN)/python -m bench.loop_responsiveness
+	$(BIN)/python -m bench.s3_batch_memory
 
 # Regenerates handler/protos/*_pb2.py and server/grpc_generated/ from handler/protos/*.proto.
 protos: $(VENV)/.test-installed

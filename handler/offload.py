@@ -4,10 +4,13 @@ Parsing a 2.9 MB JSON body holds the loop for about 5 ms, and a 20 MB one for
 tens of milliseconds: every other connection (liveness probes included) waits
 that long. Work whose size is at least ``OFFLOAD_AT_BYTES`` runs on a small
 pool of daemon threads instead (daemons, so SIGTERM never waits for them; see
-``daemon_threads``). The JSON parsers hold the GIL, so the loop still
-shares the interpreter with them, but Python switches threads every
-``sys.getswitchinterval()`` (5 ms), so the loop answers within that instead of
-after the whole decode. Below the threshold a thread hop (tens of
+``daemon_threads``). Python switches threads every
+``sys.getswitchinterval()`` (5 ms) between bytecodes, so work done in Python
+steps lets the loop in within that; a single C call that holds the GIL
+(pysimdjson's parse of a whole body, one ``orjson.dumps``) still blocks it
+for its full length, which is why answers are encoded in slices
+(``codecs.chunked_json``) and why bench/RESULTS.md reports the parse of one
+body as the remaining stall. Below the threshold a thread hop (tens of
 microseconds) would cost more than the work, so it runs inline.
 
 The pool is bounded (one thread per core, at least two): a flood of large
