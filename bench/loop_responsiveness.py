@@ -15,14 +15,12 @@ Usage: python -m bench.loop_responsiveness [--seconds 4] [--repeats 3] [--before
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import os
 import shlex
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -34,9 +32,10 @@ import orjson
 
 from . import loadgen, models, raw
 from .cold_start import free_port
+from .liveness import liveness_during
 from .report import publish, wait_until_ok
 from .run import PREDICT, _grpc_request, uptime
-from .stats import Point, median_point
+from .stats import Point, interleaved, median_point
 
 REPO = Path(__file__).resolve().parent.parent
 LATENCY = {"PERFORMANCE_HINT": "LATENCY"}
@@ -76,33 +75,6 @@ class Build:
         self.process.wait(30)
 
 
-def liveness_during(build: Build, load: Callable[[], Point]) -> Point:
-    """``/v2/health/live`` latencies while ``load`` runs; extra carries the load's own req/s and the worst sample."""
-    samples: list[float] = []
-    done = threading.Event()
-
-    def sample() -> None:
-        connection = http.client.HTTPConnection("127.0.0.1", build.rest, timeout=30)
-        done.wait(0.5)  # let the flood ramp up
-        while not done.is_set():
-            begin = time.perf_counter()
-            connection.request("GET", "/v2/health/live")
-            connection.getresponse().read()
-            samples.append(time.perf_counter() - begin)
-            done.wait(0.01)
-
-    sampler = threading.Thread(target=sample)
-    sampler.start()
-    try:
-        flood = load()
-    finally:
-        done.set()
-        sampler.join()
-    ordered = sorted(samples) or [float("nan")]
-    return Point(flood.rps, ordered[len(ordered) // 2] * 1000, ordered[int(len(ordered) * 0.99)] * 1000,
-                 {"max_ms": ordered[-1] * 1000, "samples": len(samples), "errors": flood.extra.get("errors", 0)})
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=int, default=4)
@@ -139,19 +111,15 @@ def main() -> None:
     for build in builds:
         pid, wide_url = build.process.pid, f"http://127.0.0.1:{build.rest}/v1/models/wide:predict"
         points[(build.label, "flood")] = lambda b=build, u=wide_url, p=pid: liveness_during(
-            b, lambda: loadgen.wrk(u, flood_body, 2, args.seconds, p))
+            b.rest, lambda: loadgen.wrk(u, flood_body, 2, args.seconds, p))
         points[(build.label, "image")] = lambda u=wide_url, p=pid: loadgen.wrk(u, image_body, 8, args.seconds, p)
         points[(build.label, "tiny rest")] = lambda b=build, p=pid: loadgen.wrk(
             f"http://127.0.0.1:{b.rest}/v1/models/tiny:predict", tiny_body, 8, args.seconds, p)
         points[(build.label, "tiny grpc")] = lambda b=build, p=pid: loadgen.h2load(
             f"127.0.0.1:{b.grpc}", PREDICT, tiny_message, 8, args.seconds, p)
     points[("raw", "tiny async")] = lambda c=compiled: raw.async_queue(c, {0: tiny_input}, args.seconds, nireq)
-    measured: dict[tuple[str, str], list[Point]] = {key: [] for key in points}
     try:
-        for repeat in range(args.repeats):
-            for key, run in points.items():
-                print(f"[{repeat + 1}/{args.repeats}] {key}", file=sys.stderr, flush=True)
-                measured[key].append(run())
+        measured = interleaved(points, args.repeats)
     finally:
         for build in builds:
             build.stop()

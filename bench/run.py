@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import http.client
 import json
 import os
 import platform
@@ -18,7 +17,6 @@ import shlex
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -32,8 +30,9 @@ from ovserve.handler.protos import serving_apis_pb2
 
 from . import codec_cost, loadgen, models, raw
 from .cold_start import first_answer, free_port
+from .liveness import liveness_during
 from .report import publish, wait_until_ok
-from .stats import Point, median_point
+from .stats import Point, interleaved, median_point
 
 THROUGHPUT = {"PERFORMANCE_HINT": "THROUGHPUT"}
 LATENCY = {"PERFORMANCE_HINT": "LATENCY"}
@@ -77,33 +76,6 @@ class Server:
         self.process.wait(30)
 
 
-def health_latency_under_load(server: Server, load: Callable[[], Point]) -> Point:
-    """Liveness latency sampled while ``load`` saturates the model: the loop must not block on inference."""
-    samples: list[float] = []
-    done = threading.Event()
-
-    def sample() -> None:
-        connection = http.client.HTTPConnection("127.0.0.1", server.rest, timeout=10)
-        time.sleep(0.5)  # let the load ramp up before sampling
-        while not done.is_set():
-            begin = time.perf_counter()
-            connection.request("GET", "/v2/health/live")
-            connection.getresponse().read()
-            samples.append(time.perf_counter() - begin)
-            time.sleep(0.01)
-
-    sampler = threading.Thread(target=sample)
-    sampler.start()
-    try:
-        load()
-    finally:
-        done.set()
-        sampler.join()
-    ordered = sorted(samples)
-    return Point(len(ordered), ordered[len(ordered) // 2] * 1000, ordered[int(len(ordered) * 0.99)] * 1000,
-                 {"samples": len(ordered)})
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=int, default=4)
@@ -143,15 +115,11 @@ def main() -> None:
             points[(name, "gRPC tensor_content", concurrency)] = (
                 lambda m=message, c=concurrency: loadgen.h2load(f"127.0.0.1:{server.grpc}", PREDICT, m, c, args.seconds, pid))
 
-    measured: dict[tuple[str, str, int], list[Point]] = {key: [] for key in points}
     try:
-        for repeat in range(args.repeats):
-            for key, run in points.items():
-                print(f"[{repeat + 1}/{args.repeats}] {key}", file=sys.stderr, flush=True)
-                measured[key].append(run())
+        measured = interleaved(points, args.repeats)
         resnet_message = _grpc_request("resnet50", arrays["resnet50"])
-        health = health_latency_under_load(
-            server, lambda: loadgen.h2load(f"127.0.0.1:{server.grpc}", PREDICT, resnet_message, 8, args.seconds, pid)
+        health = liveness_during(
+            server.rest, lambda: loadgen.h2load(f"127.0.0.1:{server.grpc}", PREDICT, resnet_message, 8, args.seconds, pid)
         )
     finally:
         server.stop()

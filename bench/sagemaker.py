@@ -36,7 +36,7 @@ from ovserve.handler.protos import serving_apis_pb2
 from . import loadgen, models, raw
 from .cold_start import free_port
 from .report import publish, wait_until_ok
-from .stats import Point, median_point
+from .stats import Point, interleaved, median_point
 
 RECORDS_PER_BODY = 1024
 THROUGHPUT = {"PERFORMANCE_HINT": "THROUGHPUT"}
@@ -134,12 +134,8 @@ def main() -> None:
             points[("tabular", f"{content_type}, {RECORDS_PER_BODY} records per request", concurrency)] = (
                 lambda b=body, t=content_type, c=concurrency: _per_record(
                     loadgen.wrk(tabular_url, b, c, args.seconds, tabular_pid, t), RECORDS_PER_BODY))
-    measured: dict[tuple[str, str, int], list[Point]] = {key: [] for key in points}
     try:
-        for repeat in range(args.repeats):
-            for key, run in points.items():
-                print(f"[{repeat + 1}/{args.repeats}] {key}", file=sys.stderr, flush=True)
-                measured[key].append(run())
+        measured = interleaved(points, args.repeats)
     finally:
         for endpoint in endpoints.values():
             endpoint.stop()

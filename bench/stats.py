@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import statistics
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass
@@ -38,3 +41,13 @@ def median_point(points: list[Point]) -> Point:
         statistics.median(p.p99_ms for p in points),
         extra,
     )
+
+
+def interleaved(points: dict[Any, Callable[[], Point]], repeats: int) -> dict[Any, list[Point]]:
+    """Every point once per repeat, in turn, so drift in the machine's load spreads over all of them alike."""
+    measured: dict[Any, list[Point]] = {key: [] for key in points}
+    for repeat in range(repeats):
+        for key, run in points.items():
+            print(f"[{repeat + 1}/{repeats}] {key}", file=sys.stderr, flush=True)
+            measured[key].append(run())
+    return measured

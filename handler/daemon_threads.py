@@ -10,9 +10,37 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
+
+
+def outcome(work: Callable[[], T]) -> tuple[T | None, BaseException | None]:
+    """``(result, None)`` or ``(None, error)``: what a worker thread hands back to the loop."""
+    try:
+        return work(), None
+    except StopIteration as exc:  # a future cannot carry StopIteration itself
+        return None, RuntimeError(f"work raised StopIteration: {exc}")
+    except BaseException as exc:  # handed to the awaiting coroutine
+        return None, exc
+
+
+def settle(future: asyncio.Future, result: Any, error: BaseException | None) -> None:
+    """Resolve ``future`` (on its loop) unless its caller gave up meanwhile; a late result is dropped."""
+    if future.done():
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)
+
+
+def hand_back(loop: asyncio.AbstractEventLoop, future: asyncio.Future, result: Any, error: BaseException | None) -> None:
+    """From a worker thread: settle ``future`` on ``loop``; nothing to do once the loop is gone (shutdown)."""
+    try:
+        loop.call_soon_threadsafe(settle, future, result, error)
+    except RuntimeError:  # the loop is closed: the process is shutting down
+        pass
 
 
 def run_in_daemon_thread(work: Callable[[], T], name: str = "ovserve-work") -> asyncio.Future[T]:
@@ -20,25 +48,8 @@ def run_in_daemon_thread(work: Callable[[], T], name: str = "ovserve-work") -> a
     loop = asyncio.get_running_loop()
     future: asyncio.Future[T] = loop.create_future()
 
-    def settle(result: T | None, error: BaseException | None) -> None:
-        if future.done():
-            return
-        if error is not None:
-            future.set_exception(error)
-        else:
-            future.set_result(result)  # type: ignore[arg-type]
-
     def body() -> None:
-        try:
-            result, error = work(), None
-        except StopIteration as exc:  # a future cannot carry StopIteration itself
-            result, error = None, RuntimeError(f"work raised StopIteration: {exc}")
-        except BaseException as exc:  # handed to the awaiting coroutine
-            result, error = None, exc
-        try:
-            loop.call_soon_threadsafe(settle, result, error)
-        except RuntimeError:  # the loop is gone: the process is shutting down
-            pass
+        hand_back(loop, future, *outcome(work))
 
     threading.Thread(target=body, name=name, daemon=True).start()
     return future

@@ -26,6 +26,8 @@ import threading
 from collections.abc import Callable
 from typing import TypeVar
 
+from .daemon_threads import hand_back, outcome
+
 T = TypeVar("T")
 
 # At this size a decode or encode takes about 0.5 ms: worth a thread hop, and far below what stalls a probe.
@@ -40,26 +42,8 @@ _start_lock = threading.Lock()
 def _work() -> None:
     while True:
         work, loop, future = _jobs.get()
-        try:
-            result, error = work(), None
-        except StopIteration as exc:  # a future cannot carry StopIteration itself
-            result, error = None, RuntimeError(f"work raised StopIteration: {exc}")
-        except BaseException as exc:  # handed to the awaiting coroutine
-            result, error = None, exc
-        try:
-            loop.call_soon_threadsafe(_settle, future, result, error)
-        except RuntimeError:  # the loop is gone: the process is shutting down
-            pass
-        del work, future, result, error  # drop large results now, not when the next job arrives
-
-
-def _settle(future: asyncio.Future, result: object, error: BaseException | None) -> None:
-    if future.done():  # the caller was cancelled (client gone); the result is dropped
-        return
-    if error is not None:
-        future.set_exception(error)
-    else:
-        future.set_result(result)
+        hand_back(loop, future, *outcome(work))
+        del work, future  # drop large results now, not when the next job arrives
 
 
 def _ensure_workers() -> None:

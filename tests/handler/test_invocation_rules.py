@@ -5,38 +5,16 @@ In-process engine over real OpenVINO models (tests/models.py).
 
 from __future__ import annotations
 
-import asyncio
-
 import numpy as np
 import pytest
 
 from ovserve.handler import invocations, tfs_rest
 from ovserve.handler.codecs import media_types, registry, tensor_proto
-from ovserve.handler.config import ModelConfig
 from ovserve.handler.engine import Engine
 from ovserve.handler.errors import InvalidInput, PayloadTooLarge
 from ovserve.handler.protos import serving_apis_pb2
 from tests import models
-
-
-def engine_for(tmp_path, **builders) -> Engine:
-    configs = []
-    for name, model in builders.items():
-        models.write_version(tmp_path / name, 1, model)
-        configs.append(ModelConfig(name=name, base_path=str(tmp_path / name), plugin_config=dict(models.F32)))
-    return Engine.from_configs(configs)
-
-
-def run(engine: Engine, scenario):
-    async def wrapped():
-        await engine.start()
-        try:
-            return await scenario()
-        finally:
-            await engine.stop()
-
-    return asyncio.run(wrapped())
-
+from tests.engines import engine_for, run
 
 # ---------------------------------------------------------------- the answer limit
 

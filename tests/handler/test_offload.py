@@ -13,31 +13,11 @@ import numpy as np
 import pytest
 
 from ovserve.handler import offload
-from ovserve.handler.config import ModelConfig
-from ovserve.handler.engine import Engine
 from ovserve.handler.errors import InvalidInput
 from ovserve.handler.protos import serving_apis_pb2
 from ovserve.handler.signature import Signature
 from tests import models
-
-
-def engine_for(tmp_path, **builders) -> Engine:
-    configs = []
-    for name, model in builders.items():
-        models.write_version(tmp_path / name, 1, model)
-        configs.append(ModelConfig(name=name, base_path=str(tmp_path / name), plugin_config=dict(models.F32)))
-    return Engine.from_configs(configs)
-
-
-def run(engine: Engine, scenario):
-    async def wrapped():
-        await engine.start()
-        try:
-            return await scenario()
-        finally:
-            await engine.stop()
-
-    return asyncio.run(wrapped())
+from tests.engines import engine_for, run
 
 
 def test_small_builds_run_on_the_loop_and_large_ones_on_a_worker(tmp_path) -> None:
