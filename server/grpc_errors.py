@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 import grpc
 
+from ovserve.handler import offload
 from ovserve.handler.codecs import tfs_proto
 from ovserve.handler.errors import OvserveError, is_out_of_memory
 
@@ -47,13 +48,18 @@ def handler(method: Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]], m
 
     grpc's own deserializer would answer undecodable bytes with UNKNOWN and a
     Python class name; parsing here makes them INVALID_ARGUMENT like any bad input.
+    Messages of ``offload.OFFLOAD_AT_BYTES`` or more are parsed on a worker thread.
     One coroutine layer per call also keeps the per-request cost down.
     """
     name = method.__name__
 
     async def call(body: bytes, context: grpc.aio.ServicerContext) -> bytes:
         try:
-            return (await method(tfs_proto.parse(message_class, body), context)).SerializeToString()
+            if len(body) < offload.OFFLOAD_AT_BYTES:
+                request = tfs_proto.parse(message_class, body)
+            else:  # a message of megabytes takes milliseconds to parse: not on the loop
+                request = await offload.on_worker(lambda: tfs_proto.parse(message_class, body))
+            return (await method(request, context)).SerializeToString()
         except grpc.aio.AbortError:
             raise
         except Exception as exc:
