@@ -131,6 +131,18 @@ def test_a_model_in_s3_is_fetched_into_the_scratch_folder_and_served(start_funct
     assert any(p.name == "model.bin" for p in Path(cache).rglob("*"))
 
 
+def test_a_model_key_the_file_system_cannot_hold_fails_init_naming_the_cause(start_function, s3, tmp_path):
+    """Issue 12, item 18: the init error says "File name too long", not "no model files" or a version stuck LOADING."""
+    s3.create_bucket("models")
+    s3.upload_model("models", "adder", 1, models.add_one(shape=(-1, 3)), tmp_path)
+    s3.client().put_object(Bucket="models", Key=f"adder/1/{'v' * 300}.txt", Body=b"vocabulary")
+    function = start_function({"MODEL_PATH": "s3://models/adder", "OVSERVE_STORAGE_CACHE_DIR": str(tmp_path / "cache"),
+                               **s3.env("k")})
+    _, answer = function.invoke({"instances": [[0, 1, 2]]})
+    assert answer["errorType"] == "ConfigError", answer
+    assert "version 1 failed to load" in answer["errorMessage"] and "File name too long" in answer["errorMessage"], answer
+
+
 def test_malformed_s3_records_fail_inside_the_per_object_accounting(start_function, vector_model, s3):
     s3.create_bucket("records")
     client = s3.client()
