@@ -2,8 +2,8 @@
 
 Parsing a 2.9 MB JSON body holds the loop for about 5 ms, and a 20 MB one for
 tens of milliseconds: every other connection (liveness probes included) waits
-that long. Work whose size is at least ``OFFLOAD_AT_BYTES`` runs on a small
-pool of daemon threads instead (daemons, so SIGTERM never waits for them; see
+that long. Work whose size is at least ``OFFLOAD_AT_BYTES`` runs on a daemon
+worker thread instead (a daemon, so SIGTERM never waits for it; see
 ``daemon_threads``). Python switches threads every
 ``sys.getswitchinterval()`` (5 ms) between bytecodes, so work done in Python
 steps lets the loop in within that; a single C call that holds the GIL
@@ -13,14 +13,19 @@ for its full length, which is why answers are encoded in slices
 body as the remaining stall. Below the threshold a thread hop (tens of
 microseconds) would cost more than the work, so it runs inline.
 
-The pool is bounded (one thread per core, at least two): a flood of large
-bodies queues here instead of each holding its own decoded copy at once.
+One worker thread does this work, on purpose. Decoding and encoding hold
+the GIL almost throughout, so a second worker adds no throughput; what it
+adds is a second long C call that can take the GIL straight after the first
+while the loop still waits. Measured with bench.loop_responsiveness (19 MB
+JSON bodies on 2 connections): ``/v2/health/live`` p99 110-135 ms with two
+workers, 67 ms with one, at the same throughput. A flood of large bodies
+queues here (first come, first served) instead of each holding its decoded
+copy at once.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 import queue
 import threading
 from collections.abc import Callable
@@ -32,7 +37,7 @@ T = TypeVar("T")
 
 # At this size a decode or encode takes about 0.5 ms: worth a thread hop, and far below what stalls a probe.
 OFFLOAD_AT_BYTES = 256 * 1024
-WORKERS = max(2, os.cpu_count() or 1)
+WORKERS = 1  # see the module docstring: more threads only chain GIL holds
 
 _jobs: queue.SimpleQueue = queue.SimpleQueue()
 _started = 0
