@@ -16,11 +16,12 @@ microseconds) would cost more than the work, so it runs inline.
 One worker thread does this work, on purpose. Decoding and encoding hold
 the GIL almost throughout, so a second worker adds no throughput; what it
 adds is a second long C call that can take the GIL straight after the first
-while the loop still waits. Measured with bench.loop_responsiveness (19 MB
-JSON bodies on 2 connections): ``/v2/health/live`` p99 110-135 ms with two
-workers, 67 ms with one, at the same throughput. A flood of large bodies
-queues here (first come, first served) instead of each holding its decoded
-copy at once.
+while the loop still waits, and it shares the GIL between two large requests
+instead of finishing one first. Measured in one interleaved run of
+bench.loop_responsiveness (19 MB JSON bodies on 2 connections, 5 repeats):
+``/v2/health/live`` p99 95 ms with one worker, 112 ms with two, at the same
+throughput. A flood of large bodies queues here (first come, first served)
+instead of each holding its decoded copy at once.
 """
 
 from __future__ import annotations
