@@ -19,8 +19,9 @@ adds is a second long C call that can take the GIL straight after the first
 while the loop still waits, and it shares the GIL between two large requests
 instead of finishing one first. Measured in one interleaved run of
 bench.loop_responsiveness (19 MB JSON bodies on 2 connections, 5 repeats):
-``/v2/health/live`` p99 95 ms with one worker, 112 ms with two, at the same
-throughput. A flood of large bodies queues here (first come, first served)
+``/v2/health/live`` p99 95 ms with one worker, 112 ms with two, for 5.3
+against 5.6 large bodies a second (this machine's run-to-run noise is about
+10 %). A flood of large bodies queues here (first come, first served)
 instead of each holding its decoded copy at once.
 """
 
