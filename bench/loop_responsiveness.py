@@ -18,7 +18,6 @@ import argparse
 import json
 import os
 import shlex
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,10 +30,9 @@ import openvino.opset13 as ops
 import orjson
 
 from . import loadgen, models, raw
-from .cold_start import free_port
 from .liveness import liveness_during
-from .report import publish, wait_until_ok
-from .run import PREDICT, _grpc_request, uptime
+from .report import publish
+from .run import PREDICT, Server, _grpc_request, uptime
 from .stats import Point, interleaved, median_point
 
 REPO = Path(__file__).resolve().parent.parent
@@ -54,25 +52,6 @@ def json_body(megabytes: float) -> bytes:
     rows = max(1, int(megabytes * 1e6 / 11_000))
     body = orjson.dumps({"inputs": rng.random((rows, 1000), dtype=np.float32)}, option=orjson.OPT_SERIALIZE_NUMPY)
     return body
-
-
-class Build:
-    """One ovserve build serving both models: ``python`` run in ``cwd`` (its sources)."""
-
-    def __init__(self, label: str, python: str, cwd: Path, config: Path) -> None:
-        self.label = label
-        self.rest, self.grpc = free_port(), free_port()
-        self.process = subprocess.Popen(
-            [python, "-m", "ovserve.server", "--config_path", str(config), "--preload",
-             "--rest_port", str(self.rest), "--rest_bind_address", "127.0.0.1",
-             "--port", str(self.grpc), "--grpc_bind_address", "127.0.0.1", "--log_level", "WARNING"],
-            cwd=cwd,
-        )
-        wait_until_ok(self.rest, "/v2/health/ready", self.process, label, timeout=120)
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(30)
 
 
 def main() -> None:
@@ -102,8 +81,8 @@ def main() -> None:
     builds = []
     if args.before:
         python, _, folder = args.before.partition(":")
-        builds.append(Build("before", python, Path(folder), config))
-    builds.append(Build("after", sys.executable, REPO, config))
+        builds.append(Server(config, python, Path(folder), "before"))
+    builds.append(Server(config, sys.executable, REPO, "after"))
     compiled = raw.compile_model(str(tiny_base / "1" / "model.xml"), LATENCY)
     nireq = int(compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
 

@@ -53,23 +53,33 @@ def _grpc_request(model: str, array: np.ndarray) -> bytes:
     return request.SerializeToString()
 
 
-class Server:
-    """ovserve as users start it: one process, both models, REST and gRPC."""
+def write_config(paths: dict[str, Path], scratch: Path) -> Path:
+    """An OVMS config.json serving every model in ``paths`` with its benchmark properties."""
+    config = {"model_config_list": [
+        {"config": {"name": name, "base_path": str(path), "plugin_config": PROPERTIES[name]}}
+        for name, path in paths.items()
+    ]}
+    config_path = scratch / "config.json"
+    config_path.write_text(json.dumps(config))
+    return config_path
 
-    def __init__(self, paths: dict[str, Path], scratch: Path) -> None:
-        config = {"model_config_list": [
-            {"config": {"name": name, "base_path": str(path), "plugin_config": PROPERTIES[name]}}
-            for name, path in paths.items()
-        ]}
-        config_path = scratch / "config.json"
-        config_path.write_text(json.dumps(config))
+
+class Server:
+    """ovserve as users start it: one process serving a config.json's models over REST and gRPC.
+
+    ``python`` and ``cwd`` pick the build (another checkout's venv, for before/after runs).
+    """
+
+    def __init__(self, config_path: Path, python: str = sys.executable, cwd: Path | None = None, label: str = "ovserve") -> None:
+        self.label = label
         self.rest, self.grpc = free_port(), free_port()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "ovserve.server", "--config_path", str(config_path), "--preload",
+            [python, "-m", "ovserve.server", "--config_path", str(config_path), "--preload",
              "--rest_port", str(self.rest), "--rest_bind_address", "127.0.0.1",
              "--port", str(self.grpc), "--grpc_bind_address", "127.0.0.1", "--log_level", "WARNING"],
+            cwd=cwd,
         )
-        wait_until_ok(self.rest, "/v2/health/ready", self.process, "ovserve", timeout=120)
+        wait_until_ok(self.rest, "/v2/health/ready", self.process, label, timeout=120)
 
     def stop(self) -> None:
         self.process.terminate()
@@ -99,7 +109,7 @@ def main() -> None:
             lambda c=compiled[name], i=inputs, n=nireq[name]: raw.async_queue(c, i, args.seconds, n)
         )
 
-    server = Server(paths, scratch)
+    server = Server(write_config(paths, scratch))
     pid = server.process.pid
     for name in paths:
         array = arrays[name]
