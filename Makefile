@@ -73,6 +73,7 @@ bench: $(VENV)/.test-installed $(RIE)
 	$(BIN)/python -m bench.images
 	$(BIN)/python -m bench.loop_responsiveness
 	$(BIN)/python -m bench.s3_batch_memory
+	$(BIN)/python -m bench.request_overhead
 
 # Regenerates handler/protos/*_pb2.py and server/grpc_generated/ from handler/protos/*.proto.
 protos: $(VENV)/.test-installed
