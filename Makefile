@@ -75,7 +75,7 @@ bench: $(VENV)/.test-installed $(RIE)
 	$(BIN)/python -m bench.s3_batch_memory
 	$(BIN)/python -m bench.request_overhead
 
-# Regenerates handler/protos/*_pb2.py and server/grpc_generated/ from handler/protos/*.proto.
+# Regenerates handler/protos/*_pb2.py and tests/grpc_generated/ (gRPC stubs for the tests) from handler/protos/*.proto.
 protos: $(VENV)/.test-installed
 	$(BIN)/python tools/generate_protos.py
 

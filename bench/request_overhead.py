@@ -33,10 +33,10 @@ def _measure(requests: int, repeats: int) -> dict[str, float]:
     import openvino as ov
 
     from bench.models import tiny
-    from ovserve.handler import tfs_rest
-    from ovserve.handler.config import ModelConfig
     from ovserve.handler.engine import Engine
+    from ovserve.handler.protocols import tfs_rest
     from ovserve.handler.protos import serving_apis_pb2 as apis
+    from ovserve.handler.settings.config import ModelConfig
     from ovserve.server.grpc_api import PredictionService
     from ovserve.server.inflight import InFlight
 

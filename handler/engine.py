@@ -13,13 +13,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import offload
-from .batching import infer_records
 from .codecs.limits import DEFAULT_MAX_RESPONSE_BYTES
-from .config import ModelConfig
 from .errors import NotFound, NotReady
 from .model import ServedModel
-from .repository import Repository, VersionStatus
+from .records import infer_records
+from .repository import Repository
+from .settings.config import ModelConfig
 from .signature import Signature
+from .status import VersionStatus
 from .validation import prepare
 
 # Turns a decoded request into typed arrays once the model's signature is known.

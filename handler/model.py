@@ -19,15 +19,15 @@ from typing import Any
 
 import numpy as np
 
-from .config import ModelConfig
 from .daemon_threads import run_in_daemon_thread
 from .errors import InvalidInput, ModelLoadError, StorageError
 from .infer_pool import InferenceOutOfMemory, InferPool
 from .mapping import Mapping, read_mapping
-from .model_files import find_model_file
 from .reshape import ReshapePlan, apply_layout_and_types, apply_shape, reshape_for_request, short_reason
 from .runtime import get_core
+from .settings.config import ModelConfig
 from .signature import Signature, TensorSpec
+from .storage.model_files import find_model_file
 from .tensors import from_ov_name
 from .validation import first_shape_problem, prepare, shape_mismatch
 

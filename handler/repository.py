@@ -23,18 +23,17 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
 
-from .config import ModelConfig
 from .daemon_threads import run_in_daemon_thread
 from .errors import Conflict, ModelLoadError, NotFound, NotReady, OvserveError, StorageError
 from .model import ServedModel
 from .reshape import short_reason
+from .settings.config import ModelConfig
+from .status import AVAILABLE, END, LOADING, START, UNLOADING, VersionStatus
 from .storage import Storage, storage_for
 
 log = logging.getLogger("ovserve.repository")
 
-START, LOADING, AVAILABLE, UNLOADING, END = "START", "LOADING", "AVAILABLE", "UNLOADING", "END"
 
 # What a version in START/LOADING is doing, as readiness and 503 messages say it.
 FETCHING = "is being fetched from storage"
@@ -44,16 +43,6 @@ PREPARED = "is ready and waits for the rest of its scan"
 
 # How preparing one version for a scan ended.
 _READY, _FAILED, _UNFETCHED, _SKIPPED = "ready", "failed", "unfetched", "skipped"
-
-
-@dataclass(frozen=True)
-class VersionStatus:
-    """One row of a model's status, as TF Serving reports it."""
-
-    version: int
-    state: str
-    error_code: str
-    error_message: str
 
 
 class VersionEntry:

@@ -14,9 +14,9 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from .config import ModelConfig
 from .errors import InvalidInput, ModelLoadError
-from .values import Dims
+from .settings.config import ModelConfig
+from .settings.values import Dims
 
 log = logging.getLogger("ovserve.reshape")
 

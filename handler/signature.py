@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .settings.values import Dim
 from .tensors import DType
-from .values import Dim
 
 
 @dataclass(frozen=True)

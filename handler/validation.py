@@ -13,9 +13,9 @@ from collections.abc import Mapping
 import numpy as np
 
 from .errors import InvalidInput
+from .settings.values import Dim
 from .signature import Signature, TensorSpec
 from .tensors import BY_NUMPY, DType
-from .values import Dim
 
 
 def check_names(given: Mapping[str, object], signature: Signature) -> None:

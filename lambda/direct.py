@@ -14,8 +14,9 @@ from typing import Any
 
 import orjson
 
-from ovserve.handler import tfs_rest, versions
+from ovserve.handler import versions
 from ovserve.handler.errors import InvalidInput, PayloadTooLarge
+from ovserve.handler.protocols import tfs_rest
 
 from . import response_size
 from .runtime import Runtime

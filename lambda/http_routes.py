@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import logging
 
-from ovserve.handler import custom_attributes, invocations, tfs_rest
 from ovserve.handler.codecs.tfs_json import dumps, status_rows
 from ovserve.handler.errors import NotFound, OvserveError, PayloadTooLarge, http_status
+from ovserve.handler.protocols import custom_attributes, invocations, tfs_rest
 
 from .http_events import HttpRequest
 from .runtime import Runtime

@@ -187,7 +187,7 @@ async def process(runtime: Runtime, event: dict) -> dict:
     """Every record of the event; raises BatchFailed listing the ones that failed, after trying them all."""
     from botocore.exceptions import BotoCoreError, ClientError
 
-    from ovserve.handler.storage_s3 import client as s3_client
+    from ovserve.handler.storage.s3 import client as s3_client
 
     client = s3_client()
     done, skipped, failed = [], [], []

@@ -20,11 +20,11 @@ from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, replace
 
 from ovserve.handler.codecs import media_types
-from ovserve.handler.config import ModelConfig
 from ovserve.handler.errors import ConfigError
-from ovserve.handler.model_location import with_model_location
-from ovserve.handler.settings import gather_values, models_from_values
-from ovserve.handler.values import fail, parse_bool, parse_int
+from ovserve.handler.settings.config import ModelConfig
+from ovserve.handler.settings.model_location import with_model_location
+from ovserve.handler.settings.server import gather_values, models_from_values
+from ovserve.handler.settings.values import fail, parse_bool, parse_int
 
 from .response_size import LAMBDA_RESPONSE_BYTES
 

@@ -17,7 +17,7 @@ from sanic.response import HTTPResponse, empty
 
 from ovserve.handler.codecs.tfs_json import dumps
 from ovserve.handler.engine import Engine
-from ovserve.handler.invocations import HTTP_STATUS_OVERRIDES
+from ovserve.handler.protocols.invocations import HTTP_STATUS_OVERRIDES
 from ovserve.server.errors import error_response, exception_handler
 from ovserve.server.inflight import InFlight
 

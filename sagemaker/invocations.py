@@ -10,8 +10,8 @@ from __future__ import annotations
 from sanic import Request
 from sanic.response import HTTPResponse, raw
 
-from ovserve.handler import custom_attributes, invocations
 from ovserve.handler.engine import Engine
+from ovserve.handler.protocols import custom_attributes, invocations
 
 from .settings import SageMakerSettings
 

@@ -26,7 +26,7 @@ from ovserve.handler.codecs.tfs_json import dumps
 from ovserve.handler.daemon_threads import run_in_daemon_thread
 from ovserve.handler.engine import Engine
 from ovserve.handler.errors import ConfigError, Conflict, InsufficientResources, InvalidInput, NotFound, is_out_of_memory
-from ovserve.handler.url_path import decode_path
+from ovserve.handler.protocols.url_path import decode_path
 from ovserve.server.inflight import InFlight
 
 from .invocations import invoke

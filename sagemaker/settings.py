@@ -23,11 +23,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from ovserve.handler.codecs import media_types
-from ovserve.handler.config import ModelConfig
 from ovserve.handler.errors import ConfigError
-from ovserve.handler.model_location import DEFAULT_DIR, with_model_location
-from ovserve.handler.settings import ServerSettings, gather_values, model_template, models_from_values, settings_from_values
-from ovserve.handler.values import fail, parse_bool, parse_int
+from ovserve.handler.settings.config import ModelConfig
+from ovserve.handler.settings.model_location import DEFAULT_DIR, with_model_location
+from ovserve.handler.settings.server import ServerSettings, gather_values, model_template, models_from_values, settings_from_values
+from ovserve.handler.settings.values import fail, parse_bool, parse_int
 
 MODEL_DIR = DEFAULT_DIR
 MAX_PAYLOAD_LIMIT_MB = 100  # batch transform's ceiling for MaxPayloadInMB

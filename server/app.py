@@ -7,7 +7,7 @@ import itertools
 from sanic import Sanic
 
 from ovserve.handler.engine import Engine
-from ovserve.handler.settings import ServerSettings
+from ovserve.handler.settings.server import ServerSettings
 
 from .errors import handle_exception
 from .inflight import InFlight

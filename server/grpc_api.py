@@ -4,9 +4,9 @@ Requests arrive as bytes and are parsed by ``grpc_errors.handler``, so even
 undecodable bytes get INVALID_ARGUMENT. Each method converts its protobuf
 request with ``handler.codecs.tfs_proto``, calls the engine, and converts
 back; errors map in ``grpc_errors``. The method paths are TF Serving's own
-(``/tensorflow.serving.PredictionService/Predict``); the generated stubs in
-``grpc_generated`` serve clients and tests. The server
-runs on the same event loop as the REST app, so both share one engine, one
+(``/tensorflow.serving.PredictionService/Predict``); the generated client stubs
+live with the tests (``tests/grpc_generated``), since the server needs none. The
+server runs on the same event loop as the REST app, so both share one engine, one
 repository and one set of compiled models.
 """
 
@@ -26,7 +26,7 @@ from ovserve.handler.codecs import tfs_proto  # noqa: E402
 from ovserve.handler.engine import Engine  # noqa: E402
 from ovserve.handler.errors import PayloadTooLarge  # noqa: E402
 from ovserve.handler.protos import serving_apis_pb2 as apis  # noqa: E402
-from ovserve.handler.settings import ServerSettings  # noqa: E402
+from ovserve.handler.settings.server import ServerSettings  # noqa: E402
 
 from .grpc_errors import handler  # noqa: E402
 from .inflight import InFlight  # noqa: E402

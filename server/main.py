@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from ovserve.handler import logs
 from ovserve.handler.engine import Engine
 from ovserve.handler.errors import ConfigError
-from ovserve.handler.settings import ServerSettings, load_settings
+from ovserve.handler.settings.server import ServerSettings, load_settings
 
 from .app import create_app
 from .http_runner import start_http, stop_http

@@ -12,10 +12,10 @@ from __future__ import annotations
 from sanic import Request, Sanic
 from sanic.response import HTTPResponse, empty, raw
 
-from ovserve.handler import tfs_rest
 from ovserve.handler.codecs import tfs_json
 from ovserve.handler.engine import Engine
-from ovserve.handler.url_path import decode_path
+from ovserve.handler.protocols import tfs_rest
+from ovserve.handler.protocols.url_path import decode_path
 
 from .errors import error_response
 from .inflight import InFlight

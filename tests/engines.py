@@ -9,8 +9,8 @@ from typing import TypeVar
 
 import openvino as ov
 
-from ovserve.handler.config import ModelConfig
 from ovserve.handler.engine import Engine
+from ovserve.handler.settings.config import ModelConfig
 from tests import models
 
 T = TypeVar("T")

@@ -26,7 +26,7 @@ DEFAULT_POOL = "_descriptor_pool.Default().AddSerializedFile("
 PRIVATE_POOL = "_private_pool.POOL.AddSerializedFile("
 POOL_IMPORT = "from ovserve.handler.protos import _pool as _private_pool\n"
 # Generated stubs import grpc, which the core must not: they go to the server package.
-STUBS = {"serving_services_pb2_grpc.py": Path("server") / "grpc_generated" / "serving_services_pb2_grpc.py"}
+STUBS = {"serving_services_pb2_grpc.py": Path("tests") / "grpc_generated" / "serving_services_pb2_grpc.py"}
 
 
 def _rewire(text: str) -> str:

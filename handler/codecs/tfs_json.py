@@ -23,8 +23,8 @@ import numpy as np
 import orjson
 
 from ..errors import InvalidInput
-from ..repository import VersionStatus
 from ..signature import Signature, TensorSpec
+from ..status import VersionStatus
 from ..validation import check_names, convert
 from . import json_numbers
 from .declared import MAX_RANK

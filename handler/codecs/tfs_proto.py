@@ -16,8 +16,8 @@ from .. import versions
 from ..errors import InvalidInput
 from ..protos import serving_apis_pb2 as apis
 from ..protos import tensor_pb2
-from ..repository import VersionStatus
 from ..signature import Signature, TensorSpec
+from ..status import VersionStatus
 from ..validation import check_names
 from . import tensor_proto
 

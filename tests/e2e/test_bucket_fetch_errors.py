@@ -11,8 +11,8 @@ import pytest
 
 from ovserve.aws_lambda.runtime import Runtime
 from ovserve.aws_lambda.settings import LambdaSettings
-from ovserve.handler.config import ModelConfig
 from ovserve.handler.errors import ConfigError
+from ovserve.handler.settings.config import ModelConfig
 from tests import models
 from tests.storage_servers import MotoS3
 

@@ -21,8 +21,8 @@ import pytest
 
 from ovserve.handler.codecs import tensor_proto
 from ovserve.handler.protos import serving_apis_pb2, tensor_pb2
-from ovserve.server.grpc_generated import serving_services_pb2_grpc
 from tests import models
+from tests.grpc_generated import serving_services_pb2_grpc
 from tests.sagemakerproc import F32_ENV, SageMakerServer
 from tests.storage_servers import MotoS3
 

@@ -9,8 +9,8 @@ import numpy as np
 import ovmsclient
 
 from ovserve.handler.protos import serving_apis_pb2, tensor_pb2
-from ovserve.server.grpc_generated import serving_services_pb2_grpc
 from tests import models
+from tests.grpc_generated import serving_services_pb2_grpc
 
 
 def test_strings_and_fp16_over_grpc(start_server, tmp_path):

@@ -9,10 +9,10 @@ import tarfile
 import numpy as np
 import pytest
 
-from ovserve.handler.archives import extract_safely, version_folders
-from ovserve.handler.config import ModelConfig
 from ovserve.handler.errors import ModelLoadError, StorageError
 from ovserve.handler.repository import Repository
+from ovserve.handler.settings.config import ModelConfig
+from ovserve.handler.storage.archives import extract_safely, version_folders
 from tests import models
 
 

@@ -8,12 +8,13 @@ import time
 import numpy as np
 import pytest
 
-from ovserve.handler.config import ModelConfig
 from ovserve.handler.engine import Engine, Prediction
 from ovserve.handler.errors import InvalidInput, NotFound, NotReady
-from ovserve.handler.repository import Repository, VersionStatus
+from ovserve.handler.repository import Repository
+from ovserve.handler.settings.config import ModelConfig
+from ovserve.handler.settings.values import VersionPolicy, parse_version_policy
 from ovserve.handler.signature import Signature
-from ovserve.handler.values import VersionPolicy, parse_version_policy
+from ovserve.handler.status import VersionStatus
 from tests import models
 from tests.handler.gated_storage import gate_storage
 

@@ -12,7 +12,7 @@ CORE_MODULES = [
     "ovserve.handler.engine",
     "ovserve.handler.repository",
     "ovserve.handler.model",
-    "ovserve.handler.settings",
+    "ovserve.handler.settings.server",
     "ovserve.handler.codecs.tfs_json",
     "ovserve.handler.codecs.tfs_proto",
     "ovserve.handler.codecs.tensor_proto",

@@ -8,10 +8,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ovserve.handler import invocations, tfs_rest
 from ovserve.handler.codecs import media_types, registry, tensor_proto
 from ovserve.handler.engine import Engine
 from ovserve.handler.errors import InvalidInput, PayloadTooLarge
+from ovserve.handler.protocols import invocations, tfs_rest
 from ovserve.handler.protos import serving_apis_pb2
 from tests import models
 from tests.engines import engine_for, run

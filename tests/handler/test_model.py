@@ -8,10 +8,10 @@ import dataclasses
 import numpy as np
 import pytest
 
-from ovserve.handler.config import ModelConfig
 from ovserve.handler.errors import InsufficientResources, InvalidInput, ModelLoadError
 from ovserve.handler.model import ServedModel
-from ovserve.handler.values import parse_shape
+from ovserve.handler.settings.config import ModelConfig
+from ovserve.handler.settings.values import parse_shape
 from tests import models
 
 

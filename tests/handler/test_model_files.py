@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ovserve.handler.model_files import MODEL_SUFFIXES, find_model_file
+from ovserve.handler.storage.model_files import MODEL_SUFFIXES, find_model_file
 
 PREFERENCE = [".xml", ".onnx", ".pdmodel", ".tflite", ".pb"]
 

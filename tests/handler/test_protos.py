@@ -65,7 +65,7 @@ def test_generated_code_is_fresh(tmp_path: Path):
         assert committed.exists(), f"{relative} is generated but not committed"
         assert committed.read_text() == (tmp_path / relative).read_text(), f"{relative} is stale: run make protos"
     committed_generated = sorted(
-        p.relative_to(REPO) for p in [*REPO.glob("handler/protos/*_pb2.py"), *REPO.glob("server/grpc_generated/*_pb2_grpc.py")]
+        p.relative_to(REPO) for p in [*REPO.glob("handler/protos/*_pb2.py"), *REPO.glob("tests/grpc_generated/*_pb2_grpc.py")]
     )
     assert committed_generated == generated, "committed generated files without a .proto source"
 
@@ -75,7 +75,7 @@ def test_our_messages_stay_out_of_the_default_pool():
     code = (
         "from google.protobuf import descriptor_pool\n"
         "from ovserve.handler.protos import serving_services_pb2\n"
-        "from ovserve.server.grpc_generated import serving_services_pb2_grpc\n"
+        "from tests.grpc_generated import serving_services_pb2_grpc\n"
         "import ovmsclient\n"  # registers the official tensorflow.* names in the default pool
         "from ovmsclient.tfs_compat.protos.tensorflow_serving.apis import predict_pb2\n"
         "from ovserve.handler.protos import serving_apis_pb2\n"

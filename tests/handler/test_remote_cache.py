@@ -7,7 +7,7 @@ import json
 import pytest
 
 from ovserve.handler.errors import ModelLoadError
-from ovserve.handler.remote_cache import MANIFEST, RemoteFile, RemoteVersionCache, fingerprint, safe_relative
+from ovserve.handler.storage.remote_cache import MANIFEST, RemoteFile, RemoteVersionCache, fingerprint, safe_relative
 
 CONTENT = {"k/1/model.xml": b"<xml/>", "k/1/model.bin": b"\x00" * 8, "k/1/sub/extra.txt": b"hello"}
 

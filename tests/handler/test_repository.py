@@ -10,10 +10,10 @@ import time
 import numpy as np
 import pytest
 
-from ovserve.handler.config import ModelConfig
 from ovserve.handler.errors import NotFound, NotReady, StorageError
 from ovserve.handler.repository import PREPARED, Repository
-from ovserve.handler.values import parse_version_policy
+from ovserve.handler.settings.config import ModelConfig
+from ovserve.handler.settings.values import parse_version_policy
 from tests import models
 from tests.handler.gated_storage import gate_storage
 

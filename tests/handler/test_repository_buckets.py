@@ -16,11 +16,11 @@ import time
 import numpy as np
 import pytest
 
-from ovserve.handler.config import ModelConfig
 from ovserve.handler.engine import Engine
 from ovserve.handler.errors import NotFound, NotReady
-from ovserve.handler.repository import VersionStatus
-from ovserve.handler.values import VersionPolicy
+from ovserve.handler.settings.config import ModelConfig
+from ovserve.handler.settings.values import VersionPolicy
+from ovserve.handler.status import VersionStatus
 from tests import models
 from tests.handler.gated_storage import hold_downloads
 from tests.storage_servers import Azurite, GcsEmulator, MotoS3

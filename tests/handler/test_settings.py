@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from ovserve.handler.errors import ConfigError
-from ovserve.handler.settings import load_settings
-from ovserve.handler.values import ShapeSpec, VersionPolicy
+from ovserve.handler.settings.server import load_settings
+from ovserve.handler.settings.values import ShapeSpec, VersionPolicy
 
 MODEL = ["--model_name", "resnet", "--model_path", "/models/resnet"]
 

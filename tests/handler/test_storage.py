@@ -231,7 +231,7 @@ def test_storage_for_accepts_file_urls(tmp_path):
 
 
 def test_storage_for_s3_mirrors_into_the_given_cache(tmp_path):
-    from ovserve.handler.storage_s3 import S3Storage
+    from ovserve.handler.storage.s3 import S3Storage
 
     storage = storage_for("s3://bucket/models/resnet", str(tmp_path))
     assert isinstance(storage, S3Storage)
@@ -240,7 +240,7 @@ def test_storage_for_s3_mirrors_into_the_given_cache(tmp_path):
 
 
 def test_azure_needs_a_connection_string_and_names_it(tmp_path, monkeypatch):
-    from ovserve.handler.storage_azure import AzureStorage
+    from ovserve.handler.storage.azure import AzureStorage
 
     monkeypatch.delenv("AZURE_STORAGE_CONNECTION_STRING", raising=False)
     storage = storage_for("az://container/models/resnet", str(tmp_path))

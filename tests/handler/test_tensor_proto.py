@@ -15,8 +15,8 @@ import pytest
 from ovserve.handler.codecs import tensor_proto, tfs_proto
 from ovserve.handler.errors import InvalidInput, NotFound
 from ovserve.handler.protos import serving_apis_pb2, tensor_pb2
-from ovserve.handler.repository import VersionStatus
 from ovserve.handler.signature import Signature, TensorSpec
+from ovserve.handler.status import VersionStatus
 from ovserve.handler.tensors import BY_OV_NAME, BY_TF_ENUM
 
 

@@ -17,8 +17,8 @@ from ovserve.handler.codecs.tfs_json import (
     parse_predict,
 )
 from ovserve.handler.errors import InvalidInput
-from ovserve.handler.repository import VersionStatus
 from ovserve.handler.signature import Signature, TensorSpec
+from ovserve.handler.status import VersionStatus
 from ovserve.handler.tensors import BY_OV_NAME
 
 OUT = TensorSpec("out", 0, BY_OV_NAME["f32"], (-1, 2))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ovserve.handler.errors import ConfigError
-from ovserve.handler.values import (
+from ovserve.handler.settings.values import (
     ShapeSpec,
     VersionPolicy,
     parse_batch_size,

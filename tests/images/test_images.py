@@ -17,8 +17,8 @@ import pytest
 
 from ovserve.handler.codecs import tensor_proto
 from ovserve.handler.protos import serving_apis_pb2 as apis
-from ovserve.server.grpc_generated import serving_services_pb2_grpc as services
 from tests import models
+from tests.grpc_generated import serving_services_pb2_grpc as services
 from tests.images import podman as pm
 from tests.lambda_events import http_v2
 from tests.lambdaproc import free_ports, rie_path

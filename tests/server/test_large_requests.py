@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 
 from ovserve.handler.protos import serving_apis_pb2
-from ovserve.server.grpc_generated import serving_services_pb2_grpc
 from tests import models
+from tests.grpc_generated import serving_services_pb2_grpc
 from tests.server.test_grpc_errors import TIMEOUT, expect_error, outputs_of, predict_request, tensor, typed
 from tests.serverproc import Server, serving, write_config
 

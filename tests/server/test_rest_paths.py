@@ -18,8 +18,8 @@ import pytest
 
 from ovserve.handler.codecs import tensor_proto
 from ovserve.handler.protos import serving_apis_pb2
-from ovserve.server.grpc_generated import serving_services_pb2_grpc
 from tests import models
+from tests.grpc_generated import serving_services_pb2_grpc
 from tests.serverproc import Server, serving
 
 ADD_X = [[float(i) for i in range(10)]]

@@ -2,7 +2,7 @@
 
 Each process exits during settings validation, before any model is read, so
 these run in well under a second apiece. ``OVSERVE_MAX_RECORDS_PER_BATCH``
-used to be parsed when ``handler.batching`` was imported (a traceback and
+used to be parsed when ``handler.batching`` (now ``handler.records``) was imported (a traceback and
 exit 1), and ``OVSERVE_MAX_ARCHIVE_BYTES`` was ignored when malformed.
 """
 

@@ -17,9 +17,9 @@ import asyncio
 
 import numpy as np
 
-from .config import DEFAULT_MAX_RECORDS_PER_BATCH
 from .errors import InvalidInput
 from .model import ServedModel
+from .settings.config import DEFAULT_MAX_RECORDS_PER_BATCH
 from .signature import Signature
 
 # Largest chunk for models that take any batch size: bounds the working memory of one inference.

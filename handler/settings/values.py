@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 # A dimension: an int (>= 0), -1 for "any", or an inclusive (low, high) range.
 Dim = int | tuple[int, int]

@@ -15,10 +15,11 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from . import custom_attributes, offload
-from .codecs import answer_size, media_types, registry
-from .engine import Engine
-from .errors import InvalidInput, NotFound
+from .. import offload
+from ..codecs import answer_size, media_types, registry
+from ..engine import Engine
+from ..errors import InvalidInput, NotFound
+from . import custom_attributes
 
 log = logging.getLogger("ovserve.invocations")
 

@@ -16,8 +16,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from .errors import StorageError
-from .storage_objects import ObjectStoreStorage, split_url
+from ..errors import StorageError
+from .objects import ObjectStoreStorage, split_url
 
 
 def parse_url(url: str) -> tuple[str, str]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from urllib.parse import unquote
 
-from .errors import InvalidInput
+from ..errors import InvalidInput
 
 
 def decode_path(text: str) -> str:

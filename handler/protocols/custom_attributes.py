@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from . import versions
-from .errors import InvalidInput
+from .. import versions
+from ..errors import InvalidInput
 
 HEADER = "x-amzn-sagemaker-custom-attributes"
 

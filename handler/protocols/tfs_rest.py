@@ -15,10 +15,10 @@ from collections.abc import Callable
 
 import numpy as np
 
-from . import offload, versions
-from .codecs import answer_size, chunked_json, tfs_json
-from .engine import Engine
-from .errors import InvalidInput, MethodNotAllowed, NotFound, UnsupportedMediaType
+from .. import offload, versions
+from ..codecs import answer_size, chunked_json, tfs_json
+from ..engine import Engine
+from ..errors import InvalidInput, MethodNotAllowed, NotFound, UnsupportedMediaType
 
 _PATH = re.compile(r"^(?P<model>[^/:]+)(?:/versions/(?P<version>[^/:]+)|/labels/(?P<label>[^/:]+))?(?P<action>/metadata|:[A-Za-z]+)?$")
 # curl -d sends form-encoded by default; TF Serving ignores the type, so these all mean JSON.

@@ -8,15 +8,10 @@ stores (S3, GCS, Azure) implement the same interface and fetch into a cache.
 
 from __future__ import annotations
 
-import hashlib
-import os
 from pathlib import Path
 from typing import Protocol
 
-from .model_files import find_model_file
-
-# A version folder with more files than this is fingerprinted by its first ones only.
-_MAX_FILES_FINGERPRINTED = 10_000
+from .local import LocalStorage
 
 
 class Storage(Protocol):
@@ -35,71 +30,6 @@ class Storage(Protocol):
         ...
 
 
-class LocalStorage:
-    """Version folders on a local file system, served where they are.
-
-    A folder holding a model file itself and no version folders (what
-    SageMaker extracts from many ``model.tar.gz`` files) is served as version 1.
-    """
-
-    def __init__(self, base_path: str) -> None:
-        self.base = Path(base_path)
-        self._skipped: list[str] = []
-        self._flat = False
-
-    def list_versions(self) -> dict[int, str]:
-        found: dict[int, str] = {}
-        skipped: list[str] = []
-        try:
-            entries = list(os.scandir(self.base))
-        except OSError:
-            self._skipped = []
-            return found
-        for entry in entries:
-            if not (entry.name.isascii() and entry.name.isdigit()) or int(entry.name) < 1:
-                continue
-            try:  # one unreadable entry (a symlink loop, no permission) must not hide the others
-                if not entry.is_dir():
-                    continue
-                folder = Path(entry.path)
-                if find_model_file(folder) is None:
-                    skipped.append(f"{entry.name}: no model file")
-                    continue
-                found[int(entry.name)] = _fingerprint(folder)
-            except OSError as exc:
-                skipped.append(f"{entry.name}: cannot be read ({exc.strerror or type(exc).__name__})")
-        self._skipped = skipped
-        self._flat = not found and not skipped and find_model_file(self.base) is not None
-        if self._flat:
-            found[1] = _fingerprint(self.base)
-        return found
-
-    def skipped(self) -> list[str]:
-        return list(self._skipped)
-
-    def local_folder(self, version: int) -> Path:
-        return self.base if self._flat and version == 1 else self.base / str(version)
-
-
-def _fingerprint(folder: Path) -> str:
-    """Names, sizes and modification times of the folder's files, hashed."""
-    digest = hashlib.sha1()
-    count = 0
-    for root, dirs, files in os.walk(folder):
-        dirs.sort()
-        for name in sorted(files):
-            path = os.path.join(root, name)
-            try:
-                info = os.stat(path)
-            except OSError:
-                continue
-            digest.update(f"{os.path.relpath(path, folder)}|{info.st_size}|{info.st_mtime_ns}\n".encode())
-            count += 1
-            if count >= _MAX_FILES_FINGERPRINTED:
-                return digest.hexdigest()
-    return digest.hexdigest()
-
-
 def storage_for(base_path: str, cache_dir: str | None = None, max_archive_bytes: int | None = None) -> Storage:
     """The storage that serves ``base_path``: a folder, s3://, gs://, azure:// or a .tar.gz; remote ones mirror into ``cache_dir``.
 
@@ -111,23 +41,23 @@ def storage_for(base_path: str, cache_dir: str | None = None, max_archive_bytes:
     root = Path(cache_dir) / default_root(base_path).name if cache_dir else None
     if base_path.startswith("s3://"):
         _require("boto3", "s3", base_path)
-        from .storage_s3 import S3Storage, s3_archive
+        from .s3 import S3Storage, s3_archive
 
         return s3_archive(base_path, root, max_archive_bytes or DEFAULT_MAX_BYTES) if is_archive(base_path) else S3Storage(base_path, root)
     if base_path.startswith(("azure://", "az://")):
         _require("azure.storage.blob", "azure", base_path)
-        from .storage_azure import AzureStorage
+        from .azure import AzureStorage
 
         return AzureStorage(base_path, root)
     if base_path.startswith("gs://"):
         _require("google.cloud.storage", "gcs", base_path)
-        from .storage_gcs import GCSStorage
+        from .gcs import GCSStorage
 
         return GCSStorage(base_path, root)
     if is_archive(base_path):
         return _local_archive(Path(base_path.removeprefix("file://")), root, max_archive_bytes or DEFAULT_MAX_BYTES)
     if "://" in base_path and not base_path.startswith("file://"):
-        from .errors import ConfigError
+        from ..errors import ConfigError
 
         scheme = base_path.split("://", 1)[0]
         raise ConfigError(f"base_path: {scheme}:// storage is not supported yet; expected a local folder, s3://, gs:// or azure://")
@@ -135,8 +65,8 @@ def storage_for(base_path: str, cache_dir: str | None = None, max_archive_bytes:
 
 
 def _local_archive(path: Path, root: Path | None, max_bytes: int) -> Storage:
+    from ..errors import StorageError
     from .archives import ArchiveStorage
-    from .errors import StorageError
 
     def stat() -> str:
         try:
@@ -152,7 +82,7 @@ def _require(module: str, extra: str, base_path: str) -> None:
     """A clear start-up error when the client library for ``base_path`` is not installed."""
     import importlib.util
 
-    from .errors import ConfigError
+    from ..errors import ConfigError
 
     try:
         found = importlib.util.find_spec(module) is not None

@@ -13,8 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError, StorageError
-from .storage_objects import ObjectStoreStorage, split_url
+from ..errors import ConfigError, StorageError
+from .objects import ObjectStoreStorage, split_url
 
 _TIMEOUT = 60
 

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from .errors import ModelLoadError
+from ..errors import ModelLoadError
 
 MANIFEST = ".ovserve-manifest.json"
 

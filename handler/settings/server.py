@@ -17,6 +17,7 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from ..errors import ConfigError
 from .config import (
     CLI_NAMES,
     DEFAULT_MAX_ARCHIVE_BYTES,
@@ -25,7 +26,6 @@ from .config import (
     load_config_file,
     model_config_from_mapping,
 )
-from .errors import ConfigError
 from .values import fail, parse_bool, parse_int
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")

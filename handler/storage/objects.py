@@ -24,7 +24,7 @@ def _is_model_file(path: str) -> bool:
 
 def split_url(url: str, scheme: str) -> tuple[str, str]:
     """``scheme://container/prefix`` -> (container, "prefix/")."""
-    from .errors import ConfigError
+    from ..errors import ConfigError
 
     container, _, prefix = url[len(scheme) + 3:].partition("/")
     if not container:

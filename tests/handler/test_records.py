@@ -9,11 +9,11 @@ import openvino as ov
 import openvino.opset13 as ops
 import pytest
 
-from ovserve.handler import batching
-from ovserve.handler.config import ModelConfig
+from ovserve.handler import records as splitter
 from ovserve.handler.engine import Engine
 from ovserve.handler.errors import InvalidInput
-from ovserve.handler.values import parse_shape
+from ovserve.handler.settings.config import ModelConfig
+from ovserve.handler.settings.values import parse_shape
 from tests import models
 
 
@@ -51,7 +51,7 @@ def test_batch_size_one_model_runs_records_one_by_one(tmp_path):
 
 
 def test_open_batch_models_take_chunks_of_the_default_size(tmp_path):
-    count = batching.DEFAULT_MAX_RECORDS * 2 + 5
+    count = splitter.DEFAULT_MAX_RECORDS * 2 + 5
     outputs = run_records(engine_for(tmp_path, models.add_one(shape=(-1, 3))), {"x": records(count)})
     assert np.array_equal(outputs["y"], records(count) + 1)
 
@@ -68,10 +68,10 @@ def test_limits_come_from_the_first_dimension():
     def sig(first):
         return Signature((TensorSpec("x", 0, from_ov_name("f32"), (first, 3)),), ())
 
-    assert batching.batch_limits(sig(8)) == (8, 8)
-    assert batching.batch_limits(sig(-1), max_records=32) == (1, 32)
-    assert batching.batch_limits(sig((2, 5))) == (2, 5)
-    assert batching._chunks(10, 4, 4) == [(0, 4, 4), (4, 8, 4), (8, 10, 4)]
+    assert splitter.batch_limits(sig(8)) == (8, 8)
+    assert splitter.batch_limits(sig(-1), max_records=32) == (1, 32)
+    assert splitter.batch_limits(sig((2, 5))) == (2, 5)
+    assert splitter._chunks(10, 4, 4) == [(0, 4, 4), (4, 8, 4), (8, 10, 4)]
 
 
 def test_outputs_without_a_record_dimension_cannot_be_matched(tmp_path):
@@ -85,7 +85,7 @@ def test_outputs_without_a_record_dimension_cannot_be_matched(tmp_path):
 
 def test_records_must_share_a_first_dimension():
     with pytest.raises(InvalidInput, match="do not share a first"):
-        batching.record_count({"a": np.zeros((2, 3)), "b": np.zeros((3, 3))})
+        splitter.record_count({"a": np.zeros((2, 3)), "b": np.zeros((3, 3))})
 
 
 def test_zero_records_are_refused_naming_the_empty_input(tmp_path):
@@ -110,6 +110,6 @@ def test_the_configured_records_per_batch_reaches_the_chunking(tmp_path):
 
 
 def test_the_default_records_per_batch_is_1024(tmp_path):
-    assert batching.DEFAULT_MAX_RECORDS == 1024 == ModelConfig(name="m", base_path=".").max_records_per_batch
+    assert splitter.DEFAULT_MAX_RECORDS == 1024 == ModelConfig(name="m", base_path=".").max_records_per_batch
     outputs = run_records(engine_for(tmp_path, batch_size_echo(), nireq=1), {"x": records(1030)})
     assert set(outputs["y"][:1024, 0].tolist()) == {1024.0} and set(outputs["y"][1024:, 0].tolist()) == {6.0}

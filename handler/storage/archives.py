@@ -20,8 +20,8 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from .config import DEFAULT_MAX_ARCHIVE_BYTES
-from .errors import ModelLoadError, StorageError
+from ..errors import ModelLoadError, StorageError
+from ..settings.config import DEFAULT_MAX_ARCHIVE_BYTES
 from .model_files import find_model_file
 from .remote_cache import default_root, safe_relative
 
