@@ -27,8 +27,10 @@ COPY handler ./src/handler
 COPY server ./src/server
 COPY sagemaker ./src/sagemaker
 COPY lambda ./src/lambda
-# Only what serving needs: no compilers, no test tools, no pip cache, no source tree left behind.
-RUN pip install --no-cache-dir --constraint ./src/constraints-server.txt "./src[server,sagemaker]" \
+# Only what serving needs: no compilers, no test tools, no pip cache, no source tree left behind. Models in S3 are
+# read out of the box; add `gcs` or `azure` for gs:// or azure:// models: --build-arg EXTRAS=server,sagemaker,gcs
+ARG EXTRAS=server,sagemaker
+RUN pip install --no-cache-dir --constraint ./src/constraints-server.txt "./src[${EXTRAS}]" \
     && rm -rf ./src \
     && mkdir -p "$OVSERVE_CACHE_DIR" "$OVSERVE_STORAGE_CACHE_DIR" \
     && chmod 1777 "$OVSERVE_CACHE_DIR" "$OVSERVE_STORAGE_CACHE_DIR"

@@ -6,7 +6,7 @@ steps are checked by running the same commands in a fresh venv: ``WORKDIR``,
 scratch prefix), ``RUN`` through ``sh -c`` with the venv first on ``PATH``, and
 the exec-form ``ENTRYPOINT`` started the way ``docker run IMAGE args`` would
 (with the venv's Python standing in for the image's ``/usr/local/bin/python``).
-``ARG`` defaults are substituted where ``COPY`` uses them.
+``ARG`` defaults are substituted where ``COPY`` uses them and set for ``RUN``, as build arguments are.
 """
 
 from __future__ import annotations
@@ -127,7 +127,8 @@ class Replay:
                 shutil.copy2(origin, destination)
 
     def _run(self, argument: str) -> None:
-        done = subprocess.run(["sh", "-c", self.rooted(argument)], cwd=self.workdir, env=self.env,
+        # Build arguments are environment variables of RUN steps, as in Docker.
+        done = subprocess.run(["sh", "-c", self.rooted(argument)], cwd=self.workdir, env={**self.args, **self.env},
                               capture_output=True, text=True, timeout=900)
         assert done.returncode == 0, f"RUN {argument[:200]} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
 

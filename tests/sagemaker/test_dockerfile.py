@@ -51,6 +51,8 @@ def test_the_image_leaves_no_source_tree_and_no_test_tools(image):
     names = {p["name"].lower() for p in json.loads(installed.stdout)}
     assert {"ovserve", "openvino", "sanic", "grpcio", "boto3", "msgpack"} <= names
     assert not names & {"pytest", "ruff", "moto", "tensorflow", "grpcio-tools"}
+    # GCS and Azure clients are opt-in (EXTRAS build argument): an AWS image carries neither stack.
+    assert not names & {"google-cloud-storage", "google-auth", "google-api-core", "azure-storage-blob", "azure-core"}
 
 
 def test_serve_starts_sagemaker_mode_as_the_image_would(image, tmp_path):
