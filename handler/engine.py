@@ -1,13 +1,15 @@
-"""The facade every adapter calls: predict, metadata, status.
+"""The facade every adapter calls: predict, metadata, status, readiness, and the set of models.
 
 Adapters parse their transport and call one codec; the engine finds the
 model version (policy, default version, lazy load) and keeps it in use for
-the whole request, so a version swap never cuts a request short.
+the whole request, so a version swap never cuts a request short. It is the
+only door to the repository: listing models, adding and removing one, and
+every readiness answer go through here, so a new transport never depends on
+how versions are kept.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,6 +17,7 @@ import numpy as np
 from . import offload
 from .codecs.limits import DEFAULT_MAX_RESPONSE_BYTES
 from .errors import NotFound, NotReady
+from .infer_request import ArrayBuilder, InferRequest
 from .model import ServedModel
 from .records import infer_records
 from .repository import Repository
@@ -23,8 +26,7 @@ from .signature import Signature
 from .status import VersionStatus
 from .validation import prepare
 
-# Turns a decoded request into typed arrays once the model's signature is known.
-ArrayBuilder = Callable[[Signature], dict[str, np.ndarray]]
+__all__ = ["ArrayBuilder", "Engine", "InferRequest", "Prediction"]
 
 
 @dataclass(frozen=True)
@@ -36,19 +38,23 @@ class Prediction:
     outputs: dict[str, np.ndarray]
 
 
-async def _build(served: ServedModel, build_arrays: ArrayBuilder, from_json: bool, work_bytes: int) -> dict[str, np.ndarray]:
-    """The request's arrays; large ones decoded and converted (``prepare``) off the loop."""
+async def _build(served: ServedModel, build_arrays: ArrayBuilder, work_bytes: int) -> dict[str, np.ndarray]:
+    """The request's arrays; large ones decoded and checked (``prepare``) off the loop."""
     relax = getattr(build_arrays, "without_shape_checks", None)
     if relax is not None and served.follows_request_shapes:
         build_arrays = relax()  # the model recompiles for the request's shapes: only types and sizes are checked early
     signature = served.signature
     if work_bytes < offload.OFFLOAD_AT_BYTES:
         return build_arrays(signature)
-    return await offload.on_worker(lambda: prepare(build_arrays(signature), signature, from_json=from_json))
+    return await offload.on_worker(lambda: prepare(build_arrays(signature), signature))
 
 
 class Engine:
-    """Inference, metadata and status over a repository of models."""
+    """Inference, metadata, status and the set of models, over a repository.
+
+    Adapters use the methods only; ``repository`` is the engine's own (tests
+    look inside it), so how versions are kept can change without any transport.
+    """
 
     def __init__(self, repository: Repository) -> None:
         self.repository = repository
@@ -76,37 +82,26 @@ class Engine:
         for model in self.repository.models.values():
             model.unload_all()
 
-    async def predict(
-        self,
-        model: str,
-        version: int | None,
-        build_arrays: ArrayBuilder,
-        from_json: bool = False,
-        output_filter: list[str] | None = None,
-        records: bool = False,
-        work_bytes: int = 0,
-    ) -> Prediction:
-        """Run one request against ``model`` (default version when ``version`` is None).
+    async def predict(self, request: InferRequest) -> Prediction:
+        """Run one request against its model (the default version when ``request.version`` is None).
 
-        ``records``: the inputs' first dimension counts records of any number; they
-        run in batches the model takes and come back one output row per record.
-        ``work_bytes``: about how much ``build_arrays`` decodes or expands (the body
-        size, a tensor's declared size); from ``offload.OFFLOAD_AT_BYTES`` on, the
-        arrays are built and converted on a worker thread, so the loop keeps serving.
+        Small requests build their arrays on the loop; from ``offload.OFFLOAD_AT_BYTES``
+        of ``request.work_bytes`` on, they are built and checked on a worker thread,
+        so the loop keeps serving.
         """
-        entry = self.repository.get(model)
-        version_entry = await entry.acquire(version)
+        entry = self.repository.get(request.model)
+        version_entry = await entry.acquire(request.version)
         try:
             served = version_entry.served
-            if work_bytes < offload.OFFLOAD_AT_BYTES and not served.follows_request_shapes:
-                arrays = build_arrays(served.signature)  # the hot path: small requests build on the loop
+            if request.work_bytes < offload.OFFLOAD_AT_BYTES and not served.follows_request_shapes:
+                arrays = request.arrays(served.signature)  # the hot path: small requests build on the loop
             else:
-                arrays = await _build(served, build_arrays, from_json, work_bytes)
-            if records:
-                outputs = await infer_records(served, arrays, from_json=from_json, output_filter=output_filter)
+                arrays = await _build(served, request.arrays, request.work_bytes)
+            if request.records:
+                outputs = await infer_records(served, arrays, output_filter=request.output_filter)
             else:
-                outputs = await served.infer(arrays, from_json=from_json, output_filter=output_filter)
-            return Prediction(model, served.version, outputs)
+                outputs = await served.infer(arrays, output_filter=request.output_filter)
+            return Prediction(request.model, served.version, outputs)
         finally:
             entry.release(version_entry)
 
@@ -153,3 +148,64 @@ class Engine:
 
     def is_ready(self) -> bool:
         return self.not_ready_reason() is None
+
+    def unavailable_reasons(self) -> dict[str, str]:
+        """Each model that has no version to serve, and why (fetch or load failures, no model files).
+
+        What a start-up check reports (Lambda's init error) when it refuses to
+        run without every model, rather than waiting as readiness does.
+        """
+        return {
+            name: reason for name, entry in self.repository.models.items() if (reason := entry.unavailable_reason()) is not None
+        }
+
+    async def load_default_versions(self) -> None:
+        """Load every model's default version now, so no request pays for compiling (before a SnapStart snapshot)."""
+        for entry in list(self.repository.models.values()):
+            async with entry.use(None):
+                pass
+
+    # The set of models: what adapters list, describe, add and remove.
+
+    def model_names(self) -> list[str]:
+        """The served models' names, in configuration order (the first is the endpoint's default)."""
+        return list(self.repository.models)
+
+    def has_model(self, name: str) -> bool:
+        return name in self.repository.models
+
+    def model_config(self, name: str) -> ModelConfig:
+        """How ``name`` is configured (its ``base_path`` is where it is read from); NotFound when it is not served."""
+        return self.repository.get(name).config
+
+    def statuses_by_model(self) -> dict[str, list[VersionStatus]]:
+        """Every model's version states (TF Serving's ``/v1/config``), empty for a model not discovered yet."""
+        return {name: entry.statuses() for name, entry in self.repository.models.items()}
+
+    async def add_model(self, config: ModelConfig, preload: bool = True) -> str | None:
+        """Serve one more model: find its versions (compiling them when ``preload``) before it counts as added.
+
+        Returns None once it can serve, else why it cannot, having removed it
+        again, so a failed add leaves nothing behind and the caller decides what
+        the reason means (SageMaker: out of memory is 507). Conflict when the
+        name is taken; ConfigError when no storage serves ``base_path``. Other
+        failures while listing or loading remove the model and propagate.
+        """
+        entry = self.repository.add(config)
+        try:
+            await entry.refresh(preload=preload)
+        except Exception:
+            await self.repository.remove(config.name, timeout=0)
+            raise
+        reason = entry.unavailable_reason()
+        if reason is not None:
+            await self.repository.remove(config.name, timeout=0)
+        return reason
+
+    async def remove_model(self, name: str, timeout: float) -> bool:
+        """Stop routing to ``name`` at once; its versions unload when its requests finish.
+
+        Returns False when requests were still running after ``timeout`` seconds
+        (they unload as soon as the last one ends). NotFound when it is not served.
+        """
+        return await self.repository.remove(name, timeout)

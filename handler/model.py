@@ -192,14 +192,16 @@ class ServedModel:
         pool = InferPool(compiled, max(1, size), self.config.max_queued_requests, self.label)
         return _Loaded(model, compiled, Signature(inputs, outputs), pool, mapping, originals)
 
-    async def infer(
-        self, arrays: dict[str, np.ndarray], from_json: bool = False, output_filter: list[str] | None = None
-    ) -> dict[str, np.ndarray]:
-        """Validate ``arrays`` (client input names) and infer; returns client output names -> arrays."""
+    async def infer(self, arrays: dict[str, np.ndarray], output_filter: list[str] | None = None) -> dict[str, np.ndarray]:
+        """Validate ``arrays`` (client input names) and infer; returns client output names -> arrays.
+
+        Arrays come as their codec decoded them (JSON numbers already rounded to
+        the input's type), so the check here only converts where no value changes.
+        """
         await self.ensure_loaded()
         loaded = self._loaded
         assert loaded is not None
-        ready = prepare(arrays, loaded.signature, from_json=from_json)
+        ready = prepare(arrays, loaded.signature)
         problem = first_shape_problem(ready, loaded.signature)
         if problem:
             if not self._on_demand:

@@ -71,7 +71,7 @@ def _padded(array: np.ndarray, start: int, stop: int, size: int) -> np.ndarray:
 
 
 async def infer_records(
-    served: ServedModel, arrays: dict[str, np.ndarray], from_json: bool = False, output_filter: list[str] | None = None
+    served: ServedModel, arrays: dict[str, np.ndarray], output_filter: list[str] | None = None
 ) -> dict[str, np.ndarray]:
     """Infer every record of ``arrays`` (first dimension = records); outputs have one row per record."""
     count = record_count(arrays)
@@ -80,13 +80,13 @@ async def infer_records(
     if low < high:  # a choice of sizes: spread the records evenly over the parallel infer requests
         high = max(low, min(high, -(-count // parallelism)))
     if low <= count <= high:
-        return await served.infer(arrays, from_json=from_json, output_filter=output_filter)
+        return await served.infer(arrays, output_filter=output_filter)
     gate = asyncio.Semaphore(parallelism)
 
     async def run(start: int, stop: int, size: int) -> dict[str, np.ndarray]:
         async with gate:
             chunk = {name: _padded(array, start, stop, size) for name, array in arrays.items()}
-            outputs = await served.infer(chunk, from_json=from_json, output_filter=output_filter)
+            outputs = await served.infer(chunk, output_filter=output_filter)
         for name, output in outputs.items():
             if output.ndim == 0 or output.shape[0] != size:
                 raise InvalidInput(

@@ -1,9 +1,13 @@
 """Checks a decoded request against a model signature: names, element types, shapes.
 
-Type conversion follows one rule: convert only when no value changes (JSON
-decimals into float tensors are the one exception: JSON numbers are text, so
-rounding them to the tensor's precision is what every client expects).
-Anything else is an ``InvalidInput`` naming both sides.
+Type conversion follows one rule: convert only when no value changes. The one
+exception is numbers a client wrote as plain numbers rather than a typed array
+(JSON and CSV text, msgpack lists): ``0.1`` has no exact float32, so rounding
+it to the tensor's precision is what every client expects. Only the decoders
+of those formats ask for it (``rounding_allowed``), and they convert before the
+arrays leave them; arrays from .npy, .npz, msgpack-numpy or TensorProto are
+checked by ``prepare`` with the strict rule and never round. Anything else is
+an ``InvalidInput`` naming both sides.
 """
 
 from __future__ import annotations
@@ -75,8 +79,12 @@ def _describe(array: np.ndarray) -> str:
     return f"values of type {array.dtype.name}"
 
 
-def convert(spec: TensorSpec, array: np.ndarray, from_json: bool = False) -> np.ndarray:
-    """``array`` as ``spec``'s element type, or InvalidInput when a value would change."""
+def convert(spec: TensorSpec, array: np.ndarray, rounding_allowed: bool = False) -> np.ndarray:
+    """``array`` as ``spec``'s element type, or InvalidInput when a value would change.
+
+    ``rounding_allowed``: floats may round to a float input's precision (never
+    overflow to infinity); only for numbers that were text or plain lists.
+    """
     target: DType = spec.dtype
     if target.is_string:
         if array.dtype.kind in "SU":
@@ -105,7 +113,7 @@ def convert(spec: TensorSpec, array: np.ndarray, from_json: bool = False) -> np.
     if want.kind == "f":
         with np.errstate(over="ignore", invalid="ignore"):
             converted = array.astype(want)
-        if kind == "f" and from_json:
+        if kind == "f" and rounding_allowed:
             if not np.all(np.isfinite(converted) | ~np.isfinite(array)):
                 raise _type_error(spec, _describe(array), f"a value is out of the range of {target.ov_name}")
             return converted
@@ -126,14 +134,18 @@ def convert(spec: TensorSpec, array: np.ndarray, from_json: bool = False) -> np.
     return array.astype(want)
 
 
-def prepare(arrays: Mapping[str, np.ndarray], signature: Signature, from_json: bool = False) -> dict[str, np.ndarray]:
-    """Names and element types checked; returns the arrays converted for inference."""
+def prepare(arrays: Mapping[str, np.ndarray], signature: Signature) -> dict[str, np.ndarray]:
+    """Names and element types checked; returns the arrays converted for inference.
+
+    Strict: a value that would change is refused. Decoders that may round (JSON,
+    CSV) have converted already, so their arrays pass through unchanged.
+    """
     check_names(arrays, signature)
     ready: dict[str, np.ndarray] = {}
     for name, array in arrays.items():
         spec = signature.input(name)
         assert spec is not None
-        ready[name] = convert(spec, array, from_json=from_json)
+        ready[name] = convert(spec, array)
     return ready
 
 

@@ -20,8 +20,8 @@ import os
 from typing import Any
 
 from ovserve.handler import logs
-from ovserve.handler.codecs.tfs_json import dumps
 from ovserve.handler.errors import OvserveError, http_status
+from ovserve.handler.failures import error_body
 
 from . import direct, http_events, http_routes, response_size, s3_batch
 from . import settings as lambda_settings
@@ -54,8 +54,8 @@ def handler(event: Any, context: Any = None) -> Any:
     if http_events.is_http(event):
         try:
             request = http_events.parse(event)
-        except OvserveError as exc:
-            return http_events.response(http_events.version_of(event), http_status(exc), dumps({"error": exc.message}), JSON)
+        except OvserveError as exc:  # a malformed event: the caller's 400, nothing for the log
+            return http_events.response(http_events.version_of(event), http_status(exc), error_body(exc.message), JSON)
         status, body, content_type = RUNTIME.run(http_routes.route(RUNTIME, request))
         return _returnable(http_events.response(request.version, status, body, content_type), request.version)
     if s3_batch.is_s3(event):
@@ -73,4 +73,4 @@ def _returnable(response: dict, version: str) -> dict:
     message = (f"the answer is {size} bytes as Lambda's response document (base64 and JSON escaping included) and "
                f"Lambda returns at most {limit}; send fewer records per request{hint}")
     log.warning("answer too large to return", extra={"bytes": size, "limit": limit})
-    return http_events.response(version, 413, dumps({"error": message}), JSON)
+    return http_events.response(version, 413, error_body(message), JSON)

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import logging
 
-from ovserve.handler.codecs.tfs_json import dumps, status_rows
-from ovserve.handler.errors import NotFound, OvserveError, PayloadTooLarge, http_status
+from ovserve.handler.errors import SAGEMAKER_HTTP_STATUS, NotFound, PayloadTooLarge, http_status
+from ovserve.handler.failures import error_body, failure_of, log_failure
 from ovserve.handler.protocols import custom_attributes, invocations, tfs_rest
 
 from .http_events import HttpRequest
@@ -32,15 +32,13 @@ async def route(runtime: Runtime, request: HttpRequest) -> tuple[int, bytes, str
                 "send fewer records per request, or a binary type such as application/x-npy"
             )
         return await _dispatch(runtime, request)  # the answer's size is checked once it is an event response
-    except OvserveError as exc:
-        # /invocations keeps SageMaker's statuses (507 for out of memory), the TF Serving paths their own (503).
-        status = http_status(exc, invocations.HTTP_STATUS_OVERRIDES if request.path.rstrip("/") == "/invocations" else None)
-        if status >= 500:
-            log.error("request failed", extra={"path": request.path, "reason": exc.message})
-        return status, dumps({"error": exc.message}), JSON
     except Exception as exc:  # a bug must still answer like a server, not crash the environment
-        log.error("unexpected error", exc_info=exc, extra={"path": request.path})
-        return 500, dumps({"error": "internal server error; see the function's log"}), JSON
+        failure = failure_of(exc, out_of_memory="out of memory while answering this request; retry later or with a "
+                             "smaller request", internal="internal server error; see the function's log")
+        # /invocations keeps SageMaker's statuses (507 for out of memory), the TF Serving paths their own (503).
+        status = http_status(failure.error, SAGEMAKER_HTTP_STATUS if request.path.rstrip("/") == "/invocations" else None)
+        log_failure(log, failure, status, path=request.path)
+        return status, error_body(failure.error.message), JSON
 
 
 async def _dispatch(runtime: Runtime, request: HttpRequest) -> tuple[int, bytes, str]:
@@ -58,8 +56,7 @@ async def _dispatch(runtime: Runtime, request: HttpRequest) -> tuple[int, bytes,
         return 200, b"", JSON
     if path in ("/ping", "/v2/health/ready") and request.method == "GET":  # /ping as SageMaker's: 200 only when ready
         reason = engine.not_ready_reason()
-        return (200, b"", JSON) if reason is None else (503, dumps({"error": f"not ready: {reason}"}), JSON)
+        return (200, b"", JSON) if reason is None else (503, error_body(f"not ready: {reason}"), JSON)
     if path == "/v1/config" and request.method == "GET":
-        document = {n: {"model_version_status": status_rows(e.statuses())} for n, e in engine.repository.models.items()}
-        return 200, dumps(document), JSON
+        return 200, tfs_rest.config(engine), JSON
     raise NotFound(f"no such endpoint: {request.method} {path}; expected /v1/models/..., /invocations or /ping")

@@ -40,22 +40,15 @@ class Runtime:
         """Find every model's versions (fetching remote ones into /tmp); raise when a model has none."""
         self.run(self.engine.start(preload=compile_now, poll_seconds=0))
         reasons = [
-            f"{name} at {entry.config.base_path}: {reason}"
-            for name, entry in self.engine.repository.models.items()
-            if (reason := entry.unavailable_reason()) is not None
+            f"{name} at {self.engine.model_config(name).base_path}: {reason}"
+            for name, reason in self.engine.unavailable_reasons().items()
         ]
         if reasons:
             raise ConfigError(f"no servable model: {' | '.join(reasons)}; set MODEL_PATH to a model folder or s3:// URL")
 
     def compile_all(self) -> None:
         """Load every model's default version now (before a SnapStart snapshot, for one)."""
-
-        async def load() -> None:
-            for entry in self.engine.repository.models.values():
-                async with entry.use(None):
-                    pass
-
-        self.run(load())
+        self.run(self.engine.load_default_versions())
 
     def default_model(self) -> str:
         return self.settings.models[0].name

@@ -26,8 +26,10 @@ from urllib.parse import unquote_plus
 
 import orjson
 
+from ovserve.handler import offload
 from ovserve.handler.codecs import media_types, registry
 from ovserve.handler.errors import InvalidInput, OvserveError
+from ovserve.handler.infer_request import InferRequest
 
 from .runtime import Runtime
 from .s3_stream import Lines, Upload, blocking
@@ -118,11 +120,15 @@ def _starts_with_a_record(head: bytes, whole: bool) -> bool:
 
 
 async def _predict(runtime: Runtime, media: str, body: bytes) -> tuple[bytes, int]:
-    decoded = registry.decode(media, body)
-    prediction = await runtime.engine.predict(runtime.default_model(), None, decoded.arrays, from_json=decoded.from_json,
-                                              records=True)
-    answer = registry.encode(media, prediction.outputs, decoded.form, prediction.model, prediction.version)
-    return answer, _rows(prediction.outputs)
+    """One chunk (or document) decoded, inferred and encoded; chunks of megabytes decode and encode off the loop."""
+    decoded = await offload.sized(len(body), lambda: registry.decode(media, body))
+    # Every S3 object is a batch of records, even a single TF Serving document: one answer row per record.
+    request = InferRequest(runtime.default_model(), None, decoded.arrays, records=True, work_bytes=decoded.work_bytes)
+    prediction = await runtime.engine.predict(request)
+    outputs = prediction.outputs
+    answer = await offload.sized(sum(array.nbytes for array in outputs.values()),
+                                 lambda: registry.encode(media, outputs, decoded.form, prediction.model, prediction.version))
+    return answer, _rows(outputs)
 
 
 async def _records(runtime: Runtime, media: str, lines: Lines, out: Upload) -> int:

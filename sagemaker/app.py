@@ -10,37 +10,26 @@ reason, which the log carries too.
 
 from __future__ import annotations
 
-import itertools
-
 from sanic import Request, Sanic
 from sanic.response import HTTPResponse, empty
 
 from ovserve.handler.codecs.tfs_json import dumps
 from ovserve.handler.engine import Engine
-from ovserve.handler.protocols.invocations import HTTP_STATUS_OVERRIDES
 from ovserve.server.errors import error_response, exception_handler
 from ovserve.server.inflight import InFlight
+from ovserve.server.sanic_app import build_app
 
 from .invocations import invoke
 from .multi_model import register_multi_model
 from .settings import SageMakerSettings
 
-_names = itertools.count(1)
-
 
 def create_app(engine: Engine, settings: SageMakerSettings, tracker: InFlight) -> Sanic:
     """The app; nothing is bound or loaded yet."""
-    app = Sanic(f"ovserve_sagemaker_{next(_names)}", configure_logging=False)
-    app.config.REQUEST_MAX_SIZE = settings.max_payload_mb * 1024 * 1024
-    app.config.RESPONSE_TIMEOUT = 3600  # SageMaker enforces its own 60 s limit; batch jobs set theirs
-    app.config.REQUEST_TIMEOUT = 60
-    app.config.KEEP_ALIVE_TIMEOUT = 75  # longer than the 60 s SageMaker's front end keeps connections idle
-    app.config.FALLBACK_ERROR_FORMAT = "json"
-    app.config.NOISY_EXCEPTIONS = False
-    app.config.MOTD = False
     # 507 for out of memory: SageMaker's multi-model router evicts a model on it (the TF Serving APIs say 503).
-    app.error_handler.add(Exception, exception_handler("raise SAGEMAKER_MAX_PAYLOAD_IN_MB (at most 100) to allow larger bodies",
-                                                       statuses=HTTP_STATUS_OVERRIDES))
+    errors = exception_handler("raise SAGEMAKER_MAX_PAYLOAD_IN_MB (at most 100) to allow larger bodies", sagemaker=True)
+    # keep-alive: longer than the 60 s SageMaker's front end keeps connections idle
+    app = build_app("ovserve_sagemaker", max_body_mb=settings.max_payload_mb, errors=errors, keep_alive_timeout=75)
 
     @app.get("/ping")
     async def ping(request: Request) -> HTTPResponse:

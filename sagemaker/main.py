@@ -19,7 +19,8 @@ from ovserve.handler.engine import Engine
 from ovserve.handler.errors import ConfigError
 from ovserve.server.http_runner import bound_port, start_http, stop_http
 from ovserve.server.inflight import InFlight
-from ovserve.server.process import run, start_unless_stopped, stop_signals
+from ovserve.server.lifecycle import Stop, serve_until_stopped
+from ovserve.server.process import run
 
 from . import settings as sagemaker_settings
 from .app import create_app
@@ -30,32 +31,25 @@ log = logging.getLogger("ovserve.sagemaker")
 
 async def serve(settings: SageMakerSettings, listener: socket.socket | None = None) -> None:
     """Run until SIGTERM/SIGINT, then shut down gracefully; ``listener`` is the port already opened, if any."""
-    stopping = stop_signals()
-    server_settings = settings.server
-    engine = Engine.from_configs(list(server_settings.models), server_settings.cpu_extension, server_settings.storage_cache_dir)
-    engine.max_response_bytes = server_settings.rest_max_response_mb << 20
-    tracker = InFlight()
-    app = create_app(engine, settings, tracker)
-    http = await start_http(app, "0.0.0.0", settings.port, sock=listener)
-    log.info(
-        "SageMaker endpoint listening",
-        extra={"port": bound_port(http), "multi_model": settings.multi_model, "batch": settings.batch},
-    )
-    starting = engine.start(preload=True, poll_seconds=server_settings.file_system_poll_wait_seconds)
-    started, failure = await start_unless_stopped(starting, stopping)
-    if started:
-        reason = engine.not_ready_reason()
-        if reason is None:
-            log.info("ready: /ping answers 200", extra={"models": list(engine.repository.models)})
-        else:
-            log.error("not ready: /ping answers 503", extra={"reason": reason})
-        await stopping.wait()
-    log.info("stopping: no new connections; waiting for requests in flight", extra={"in_flight": tracker.count})
-    await stop_http(http, tracker, server_settings.shutdown_timeout_seconds)
-    await engine.stop()
-    log.info("stopped")
-    if failure is not None:
-        raise failure
+
+    async def listen(engine: Engine, tracker: InFlight) -> list[Stop]:
+        http = await start_http(create_app(engine, settings, tracker), "0.0.0.0", settings.port, sock=listener)
+        log.info(
+            "SageMaker endpoint listening",
+            extra={"port": bound_port(http), "multi_model": settings.multi_model, "batch": settings.batch},
+        )
+        return [lambda timeout: stop_http(http, tracker, timeout)]
+
+    await serve_until_stopped(settings.server, listen, preload=True, ready=_log_readiness, log=log)
+
+
+def _log_readiness(engine: Engine) -> None:
+    """Say what ``/ping`` answers now that every model's versions are known: SageMaker waits on it."""
+    reason = engine.not_ready_reason()
+    if reason is None:
+        log.info("ready: /ping answers 200", extra={"models": engine.model_names()})
+    else:
+        log.error("not ready: /ping answers 503", extra={"reason": reason})
 
 
 def main(argv: Sequence[str], listener: socket.socket | None = None) -> int:

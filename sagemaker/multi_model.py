@@ -63,15 +63,14 @@ def _describe(name: str, url: str) -> dict:
 
 
 def register_multi_model(app: Sanic, engine: Engine, settings: SageMakerSettings, tracker: InFlight) -> None:
-    """``/models`` routes over ``engine``'s repository (a model is listed once its load has finished)."""
+    """``/models`` routes over ``engine``'s models (a model is listed once its load has finished)."""
     loading: set[str] = set()
-    repository = engine.repository
 
     def loaded(name: str) -> bool:
-        return name in repository.models and name not in loading
+        return engine.has_model(name) and name not in loading
 
     def describe_model(name: str) -> dict:
-        return _describe(name, repository.models[name].config.base_path)
+        return _describe(name, engine.model_config(name).base_path)
 
     async def load_model(name: str, url: str) -> None:
         local = "://" not in url or url.startswith("file://")
@@ -85,18 +84,11 @@ def register_multi_model(app: Sanic, engine: Engine, settings: SageMakerSettings
                 raise InsufficientResources(
                     f"loading {name} needs about {need >> 20} MiB and {max(free, 0) >> 20} MiB are free; unload a model first"
                 )
-        try:
-            entry = repository.add(replace(settings.model_template, name=name, base_path=url, preload=True))
+        try:  # compiled before answering: a model that does not fit is refused now, not on its first request
+            reasons = await engine.add_model(replace(settings.model_template, name=name, base_path=url, preload=True))
         except ConfigError as exc:  # a URL scheme no storage serves
             raise InvalidInput(f"url {url[:200]!r}: {exc.message}") from None
-        try:
-            await entry.refresh(preload=True)
-        except Exception:
-            await repository.remove(name, timeout=0)
-            raise
-        reasons = entry.unavailable_reason()
-        if reasons is not None:
-            await repository.remove(name, timeout=0)
+        if reasons is not None:  # the engine has removed it again
             memory.release_freed()
             if is_out_of_memory(reasons):
                 raise InsufficientResources(f"model {name} does not fit in memory: {reasons}")
@@ -105,7 +97,7 @@ def register_multi_model(app: Sanic, engine: Engine, settings: SageMakerSettings
     @app.post("/models")
     async def load(request: Request) -> HTTPResponse:
         name, url = _load_request(request.body)
-        if name in repository.models or name in loading:
+        if engine.has_model(name) or name in loading:
             raise Conflict(f"model {name} is already loaded; unload it first to load it again")
         loading.add(name)
         try:
@@ -123,7 +115,7 @@ def register_multi_model(app: Sanic, engine: Engine, settings: SageMakerSettings
             raise InvalidInput(f"limit {limit_text[:20]!r} is not a page size; expected an integer from 1 to 1000")
         if not token.isdigit():
             raise InvalidInput(f"next_page_token {token[:40]!r} is not one this endpoint issued")
-        names = sorted(n for n in repository.models if loaded(n))
+        names = sorted(n for n in engine.model_names() if loaded(n))
         start, limit = int(token), int(limit_text)
         page: dict = {"models": [describe_model(n) for n in names[start : start + limit]]}
         if start + limit < len(names):
@@ -142,7 +134,7 @@ def register_multi_model(app: Sanic, engine: Engine, settings: SageMakerSettings
         name = decode_path(name)
         if not loaded(name):
             raise NotFound(f"model {name} is not loaded")
-        finished = await repository.remove(name, timeout=settings.server.shutdown_timeout_seconds)
+        finished = await engine.remove_model(name, timeout=settings.server.shutdown_timeout_seconds)
         memory.release_freed()
         log.info("model unloaded", extra={"model": name, "waited_for_requests": not finished})
         return _json({"status": f"Model {name} unloaded"})

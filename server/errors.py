@@ -16,35 +16,29 @@ from sanic.exceptions import SanicException
 from sanic.http import Http
 from sanic.response import HTTPResponse, raw
 
-from ovserve.handler.codecs.tfs_json import dumps
-from ovserve.handler.errors import InsufficientResources, OvserveError, http_status, is_out_of_memory
+from ovserve.handler.errors import SAGEMAKER_HTTP_STATUS, InternalError, http_status
+from ovserve.handler.failures import Failure, error_body, failure_of, log_failure
 
 log = logging.getLogger("ovserve.server")
 
 
 def error_response(status: int, message: str) -> HTTPResponse:
-    return raw(dumps({"error": message}), status=status, content_type="application/json")
+    """``status`` with the core's one error body, so Sanic's answers read like Lambda's."""
+    return raw(error_body(message), status=status, content_type="application/json")
 
 
-def exception_handler(
-    body_limit_hint: str, statuses: Mapping[str, int] | None = None
-) -> Callable[[Request, Exception], HTTPResponse]:
+def exception_handler(body_limit_hint: str, *, sagemaker: bool = False) -> Callable[[Request, Exception], HTTPResponse]:
     """The handler for an app whose body limit is raised as ``body_limit_hint`` says.
 
-    ``statuses`` (error kind -> HTTP status) overrides the core's table where a
-    platform has its own convention: SageMaker answers out of memory with 507.
+    ``sagemaker`` answers with SageMaker's statuses from the core's table
+    (``SAGEMAKER_HTTP_STATUS``: 507 for out of memory) rather than the TF Serving API's.
     """
-    overrides = dict(statuses or {})
+    overrides = SAGEMAKER_HTTP_STATUS if sagemaker else {}
 
     def handler(request: Request, exc: Exception) -> HTTPResponse:
         return _handle(request, exc, body_limit_hint, overrides)
 
     return handler
-
-
-def handle_exception(request: Request, exc: Exception) -> HTTPResponse:
-    """Registered for every exception: known ones keep their meaning, others are a logged 500."""
-    return _handle(request, exc, "raise --rest_max_body_mb to allow larger bodies", {})
 
 
 def _oversized_head(request: Request) -> HTTPResponse:
@@ -61,23 +55,24 @@ def _oversized_head(request: Request) -> HTTPResponse:
 
 
 def _handle(request: Request, exc: Exception, body_limit_hint: str, overrides: Mapping[str, int]) -> HTTPResponse:
-    if isinstance(exc, OvserveError):
-        return error_response(http_status(exc, overrides), exc.message)
     if isinstance(exc, SanicException):
-        status = getattr(exc, "status_code", 500) or 500
-        message = str(exc) or "request failed"
-        if status == 413 and "header" in message.lower():
-            return _oversized_head(request)
-        if status == 413:
-            message = f"request body too large: {message}; {body_limit_hint}"
-        if status == 405:
-            message = f"method {request.method} is not allowed on {request.path}"
-        if status >= 500:
-            log.error("request failed", extra={"path": request.path, "status": status, "reason": message})
-        return error_response(status, message)
-    if is_out_of_memory(exc):  # e.g. numpy's MemoryError while building an answer
-        log.warning("out of memory", extra={"path": request.path, "reason": str(exc)[:200]})
-        failure = InsufficientResources("out of memory while answering this request; retry later or with a smaller request")
-        return _handle(request, failure, body_limit_hint, overrides)
-    log.error("unexpected error", exc_info=exc, extra={"path": request.path})
-    return error_response(500, "internal server error; see the server log")
+        return _sanic_refusal(request, exc, body_limit_hint)
+    failure = failure_of(exc, out_of_memory="out of memory while answering this request; retry later or with a smaller request",
+                         internal="internal server error; see the server log")
+    status = http_status(failure.error, overrides)
+    log_failure(log, failure, status, path=request.path)
+    return error_response(status, failure.error.message)
+
+
+def _sanic_refusal(request: Request, exc: SanicException, body_limit_hint: str) -> HTTPResponse:
+    """Sanic's own refusals (413, 405, 404…), with messages that name the limit or method that applies."""
+    status = getattr(exc, "status_code", 500) or 500
+    message = str(exc) or "request failed"
+    if status == 413 and "header" in message.lower():
+        return _oversized_head(request)
+    if status == 413:
+        message = f"request body too large: {message}; {body_limit_hint}"
+    if status == 405:
+        message = f"method {request.method} is not allowed on {request.path}"
+    log_failure(log, Failure(InternalError(message)), status, path=request.path)  # logged only when 5xx: the status decides
+    return error_response(status, message)

@@ -23,7 +23,7 @@ import numpy as np  # noqa: E402
 
 from ovserve.handler import offload  # noqa: E402
 from ovserve.handler.codecs import tfs_proto  # noqa: E402
-from ovserve.handler.engine import Engine  # noqa: E402
+from ovserve.handler.engine import Engine, InferRequest  # noqa: E402
 from ovserve.handler.errors import PayloadTooLarge  # noqa: E402
 from ovserve.handler.protos import serving_apis_pb2 as apis  # noqa: E402
 from ovserve.handler.settings.server import ServerSettings  # noqa: E402
@@ -47,9 +47,9 @@ class PredictionService:
             name, version = tfs_proto.model_name(spec), tfs_proto.requested_version(spec)
             tfs_proto.check_signature_name(spec)
             arrays = tfs_proto.RequestArrays(request)  # decoded once the model is found, against its signature
-            prediction = await self.engine.predict(
+            prediction = await self.engine.predict(InferRequest(
                 name, version, arrays, output_filter=list(request.output_filter) or None, work_bytes=arrays.work_bytes
-            )
+            ))
             outputs = prediction.outputs
             if sum(array.nbytes for array in outputs.values()) < offload.OFFLOAD_AT_BYTES:
                 return tfs_proto.predict_response(name, prediction.version, outputs)

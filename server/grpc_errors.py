@@ -1,4 +1,4 @@
-"""The one place core errors become gRPC status codes (same messages as REST)."""
+"""The one place core errors become gRPC status codes (same messages as REST, codes from the core's ``ErrorKind``)."""
 
 from __future__ import annotations
 
@@ -10,37 +10,24 @@ import grpc
 
 from ovserve.handler import offload
 from ovserve.handler.codecs import tfs_proto
-from ovserve.handler.errors import OvserveError, is_out_of_memory
+from ovserve.handler.errors import ErrorKind
+from ovserve.handler.failures import failure_of, log_failure
 
 log = logging.getLogger("ovserve.grpc")
 
-GRPC_STATUS = {
-    "invalid_input": grpc.StatusCode.INVALID_ARGUMENT,
-    "not_found": grpc.StatusCode.NOT_FOUND,
-    "unsupported_media_type": grpc.StatusCode.INVALID_ARGUMENT,
-    "payload_too_large": grpc.StatusCode.RESOURCE_EXHAUSTED,
-    "not_ready": grpc.StatusCode.UNAVAILABLE,
-    "overloaded": grpc.StatusCode.RESOURCE_EXHAUSTED,
-    "method_not_allowed": grpc.StatusCode.UNIMPLEMENTED,
-    "not_acceptable": grpc.StatusCode.INVALID_ARGUMENT,
-    "conflict": grpc.StatusCode.ALREADY_EXISTS,
-    "insufficient_resources": grpc.StatusCode.RESOURCE_EXHAUSTED,
-    "config": grpc.StatusCode.INTERNAL,
-    "internal": grpc.StatusCode.INTERNAL,
-}
+# The core's table names each kind's gRPC code; this is the one place the name becomes grpc's enum.
+GRPC_STATUS: dict[ErrorKind, grpc.StatusCode] = {kind: grpc.StatusCode[kind.grpc_code] for kind in ErrorKind}
 
 Response = TypeVar("Response")
 
 
 async def abort_for(context: grpc.aio.ServicerContext, exc: Exception, method: str) -> None:
-    """End the call with the status ``exc`` maps to (always raises)."""
-    if isinstance(exc, OvserveError):
-        await context.abort(GRPC_STATUS.get(exc.kind, grpc.StatusCode.INTERNAL), exc.message)
-    if is_out_of_memory(exc):  # e.g. numpy's MemoryError while building an answer: the same kind as OpenVINO's
-        log.warning("out of memory", extra={"method": method, "reason": str(exc)[:200]})
-        await context.abort(GRPC_STATUS["insufficient_resources"], "out of memory while answering this call; retry later")
-    log.error("unexpected error", exc_info=exc, extra={"method": method})
-    await context.abort(grpc.StatusCode.INTERNAL, "internal server error; see the server log")
+    """End the call with the status ``exc`` maps to (always raises), logged as REST and Lambda log theirs."""
+    failure = failure_of(exc, out_of_memory="out of memory while answering this call; retry later",
+                         internal="internal server error; see the server log")
+    code = GRPC_STATUS[failure.error.kind]
+    log_failure(log, failure, method=method, code=code.name)
+    await context.abort(code, failure.error.message)
 
 
 def handler(method: Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]], message_class: Any) -> grpc.RpcMethodHandler:

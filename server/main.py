@@ -10,7 +10,7 @@ and exits 0.
 
 from __future__ import annotations
 
-import asyncio
+import functools
 import logging
 import sys
 from collections.abc import Sequence
@@ -23,51 +23,41 @@ from ovserve.handler.settings.server import ServerSettings, load_settings
 from .app import create_app
 from .http_runner import start_http, stop_http
 from .inflight import InFlight
-from .process import run, start_unless_stopped, stop_signals
+from .lifecycle import Stop, serve_until_stopped
+from .process import run
 
 log = logging.getLogger("ovserve.server")
 
 
-async def _start_rest(settings: ServerSettings, engine: Engine, tracker: InFlight):  # -> AsyncioServer
-    app = create_app(engine, settings, tracker)
-    server = await start_http(app, settings.rest_bind_address, settings.rest_port)
-    log.info("REST server listening", extra={"address": settings.rest_bind_address, "port": settings.rest_port})
-    return server
-
-
-async def serve(settings: ServerSettings) -> None:
-    """Run until SIGTERM/SIGINT, then shut down gracefully."""
-    stopping = stop_signals()
-    engine = Engine.from_configs(list(settings.models), settings.cpu_extension, settings.storage_cache_dir)
-    engine.max_response_bytes = settings.rest_max_response_mb << 20
-    tracker = InFlight()
-    rest = await _start_rest(settings, engine, tracker) if settings.rest_port else None
-    grpc_server = None
+async def _listen(settings: ServerSettings, engine: Engine, tracker: InFlight) -> list[Stop]:
+    """Open REST (unless --rest_port 0) and gRPC (unless --port 0) on one loop, for one engine."""
+    stops: list[Stop] = []
+    if settings.rest_port:
+        rest = await start_http(create_app(engine, settings, tracker), settings.rest_bind_address, settings.rest_port)
+        stops.append(lambda timeout: stop_http(rest, tracker, timeout))
+        log.info("REST server listening", extra={"address": settings.rest_bind_address, "port": settings.rest_port})
     if settings.port:
         from .grpc_api import start_grpc  # grpc loads only when gRPC is served
 
         grpc_server, grpc_port = await start_grpc(settings, engine, tracker)
+        stops.append(lambda timeout: grpc_server.stop(grace=timeout))
         log.info("gRPC server listening", extra={"address": settings.grpc_bind_address, "port": grpc_port})
+    return stops
 
-    preload = any(m.preload for m in settings.models)
-    starting = engine.start(preload=preload, poll_seconds=settings.file_system_poll_wait_seconds)
-    started, failure = await start_unless_stopped(starting, stopping)
-    if started:
+
+async def serve(settings: ServerSettings) -> None:
+    """Run until SIGTERM/SIGINT, then shut down gracefully."""
+
+    def ready(engine: Engine) -> None:
         log.info("models discovered; serving", extra={"models": [m.name for m in settings.models]})
-        await stopping.wait()
 
-    log.info("stopping: no new connections; waiting for requests in flight", extra={"in_flight": tracker.count})
-    timeout = settings.shutdown_timeout_seconds
-    stops = []
-    if grpc_server is not None:
-        stops.append(grpc_server.stop(grace=timeout))
-    if rest is not None:
-        stops.append(stop_http(rest, tracker, timeout))
-    await asyncio.gather(*stops)
-    await engine.stop()
-    log.info("stopped")
-    if failure is not None:
-        raise failure  # e.g. StorageError: a bucket that cannot be listed at start-up
+    await serve_until_stopped(
+        settings,
+        functools.partial(_listen, settings),
+        preload=any(m.preload for m in settings.models),
+        ready=ready,
+        log=log,
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

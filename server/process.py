@@ -1,9 +1,8 @@
-"""What every long-running front end does around its servers: signals, start-up racing shutdown, exit codes.
+"""The process around a front end's serving life (``lifecycle``): the event loop and the exit codes.
 
-The standalone server and SageMaker's ``serve`` both open their ports first,
-then discover (and maybe compile) models while SIGTERM may arrive at any
-moment, and both turn start-up failures into the same exit codes: 2 for a
-bad setting, 1 when models or ports cannot be reached.
+The standalone server and SageMaker's ``serve`` turn start-up failures into
+the same exit codes, so scripts and orchestrators can tell them apart: 2 for
+a bad setting, 1 when models or ports cannot be reached, 0 after a stop.
 """
 
 from __future__ import annotations
@@ -11,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
 import sys
 from collections.abc import Coroutine
 from typing import Any
@@ -19,31 +17,6 @@ from typing import Any
 from ovserve.handler.errors import ConfigError, StorageError
 
 log = logging.getLogger("ovserve.server")
-
-
-def stop_signals() -> asyncio.Event:
-    """An event set by SIGTERM or SIGINT (call inside the running loop)."""
-    stopping = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stopping.set)
-    return stopping
-
-
-async def start_unless_stopped(starting: Coroutine[Any, Any, None], stopping: asyncio.Event) -> tuple[bool, BaseException | None]:
-    """Run ``starting`` until it ends or a stop is asked: (started, its failure). A stop cancels the start."""
-    loop = asyncio.get_running_loop()
-    start = loop.create_task(starting)
-    stop = loop.create_task(stopping.wait())
-    await asyncio.wait({start, stop}, return_when=asyncio.FIRST_COMPLETED)
-    if start.done():
-        stop.cancel()
-        failure = start.exception()
-        return failure is None, failure
-    start.cancel()
-    with contextlib.suppress(BaseException):
-        await start
-    return False, None
 
 
 def run(main: Coroutine[Any, Any, None], prog: str) -> int:

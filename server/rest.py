@@ -12,7 +12,6 @@ from __future__ import annotations
 from sanic import Request, Sanic
 from sanic.response import HTTPResponse, empty, raw
 
-from ovserve.handler.codecs import tfs_json
 from ovserve.handler.engine import Engine
 from ovserve.handler.protocols import tfs_rest
 from ovserve.handler.protocols.url_path import decode_path
@@ -37,11 +36,7 @@ def register_tfs_endpoints(app: Sanic, engine: Engine, tracker: InFlight) -> Non
 
     @app.get("/v1/config")
     async def config(request: Request) -> HTTPResponse:
-        statuses = {
-            name: {"model_version_status": tfs_json.status_rows(entry.statuses())}
-            for name, entry in engine.repository.models.items()
-        }
-        return _json(tfs_json.dumps(statuses))
+        return _json(tfs_rest.config(engine))
 
     @app.get("/v2/health/live")
     async def live(request: Request) -> HTTPResponse:

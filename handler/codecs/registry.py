@@ -4,7 +4,9 @@ SageMaker and Lambda call ``decode`` with the request's type and ``encode``
 with the negotiated response type; any request type pairs with any response
 type. ``Decoded.records`` marks formats whose first dimension counts records
 (CSV rows, JSON Lines): those are split to the model's batch size and every
-record gets exactly one answer.
+record gets exactly one answer. Each decoder converts its own values (JSON and
+CSV numbers round to the input's precision, typed arrays never do), so what
+``Decoded.arrays`` returns needs no word on where it came from.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from ..errors import InvalidInput
+from ..infer_request import ArrayBuilder, InferRequest
 from ..signature import Signature
 from . import answer_size, chunked_json, csv_rows, json_lines, media_types, numpy_files, tfs_json
 from .limits import DEFAULT_MAX_BYTES, DEFAULT_MAX_RESPONSE_BYTES
@@ -28,14 +31,18 @@ LINES = "lines"  # JSON answers to a JSON body of several lines: one line per re
 class Decoded:
     """A request body in model terms; ``arrays`` types the values once the signature is known."""
 
-    arrays: Callable[[Signature], dict[str, np.ndarray]]
-    from_json: bool = False
+    arrays: ArrayBuilder
     form: str = AUTO
     records: bool = False
     model: str | None = None  # x-protobuf requests name their model...
     version: int | None = None  # ...and may name a version
     output_filter: list[str] | None = None
     work_bytes: int = 0  # what building the arrays may decode or expand to: large ones build off the event loop
+
+    def request(self, model: str, version: int | None) -> InferRequest:
+        """The engine's request for ``model``: the arrays, records flag, output filter and size as decoded."""
+        return InferRequest(model, version, self.arrays, output_filter=self.output_filter, records=self.records,
+                            work_bytes=self.work_bytes)
 
 
 def _single_input(array: np.ndarray, what: str) -> Callable[[Signature], dict[str, np.ndarray]]:
@@ -93,13 +100,13 @@ def _decode(media_type: str, body: bytes, max_bytes: int) -> Decoded:
             lines = _json_records(body)
             if lines is None:
                 raise
-            return Decoded(lines.arrays, from_json=True, form=LINES, records=True)
-        return Decoded(parsed.arrays, from_json=True, form=parsed.form)
+            return Decoded(lines.arrays, form=LINES, records=True)
+        return Decoded(parsed.arrays, form=parsed.form)
     if media_type == media_types.JSONLINES:
         parsed = json_lines.parse(body)
-        return Decoded(parsed.arrays, from_json=True, form=ROW, records=True)
+        return Decoded(parsed.arrays, form=ROW, records=True)
     if media_type == media_types.CSV:
-        return Decoded(lambda signature: csv_rows.records(body, signature), from_json=True, form=ROW, records=True)
+        return Decoded(lambda signature: csv_rows.records(body, signature), form=ROW, records=True)
     if media_type == media_types.NPY:
         return Decoded(_single_input(numpy_files.load_npy(body, max_bytes), "the .npy body"))
     if media_type == media_types.NPZ:

@@ -85,7 +85,7 @@ class JsonPredictRequest:
             brackets += 1  # the "instances" list itself
         if brackets != self.body.count(b"["):
             return None  # some element nests deeper than the shape says: let the strict path name it
-        return {name: convert(signature.input(name), array, from_json=True) for name, array in arrays.items()}  # type: ignore[arg-type]
+        return {name: convert(signature.input(name), array, rounding_allowed=True) for name, array in arrays.items()}  # type: ignore[arg-type]
 
 
 def _is_b64(value: Any) -> bool:
@@ -217,6 +217,8 @@ def _holds_boolean(value: Any) -> bool:
 def to_array(spec: TensorSpec, value: Any, may_hold_booleans: bool = True) -> np.ndarray:
     """One JSON value as an array of ``spec``'s type (string inputs keep bytes in an object array).
 
+    Converted here, once: plain numbers (JSON text, msgpack lists) round to a
+    float input's precision, which no later check may do (``validation.convert``).
     numpy turns ``[1, true]`` into integers; booleans mixed with numbers are refused
     like booleans alone (the scan runs only when the body has a true/false token).
     """
@@ -250,7 +252,7 @@ def to_array(spec: TensorSpec, value: Any, may_hold_booleans: bool = True) -> np
             f"Invalid data type for input '{name}'. Obtained booleans mixed with numbers, required "
             f"{spec.dtype.tf_name} ({spec.dtype.ov_name}): booleans are not converted to numbers"
         )
-    return convert(spec, array, from_json=True)
+    return convert(spec, array, rounding_allowed=True)  # plain numbers: decimals round to the input's precision
 
 
 def _jsonable(value: Any) -> Any:

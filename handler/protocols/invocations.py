@@ -23,10 +23,6 @@ from . import custom_attributes
 
 log = logging.getLogger("ovserve.invocations")
 
-# SageMaker's own status for out of memory: its multi-model router evicts a model and retries on 507, where the
-# TF Serving APIs answer 503. Every adapter that answers /invocations (SageMaker's app, Lambda) uses this table.
-HTTP_STATUS_OVERRIDES = {"insufficient_resources": 507}
-
 
 @dataclass(frozen=True)
 class Defaults:
@@ -56,7 +52,7 @@ def _model_for(engine: Engine, defaults: Defaults, requested: str | None, from_b
         return fixed
     if requested is not None:
         return requested  # the custom attribute wins over the body, as in AWS's TF Serving container
-    served = list(engine.repository.models)
+    served = engine.model_names()
     if from_body is not None:
         if from_body not in served:
             raise _wrong_body_model(from_body, served)
@@ -94,10 +90,7 @@ async def invoke(
     decoded = await offload.sized(len(body), lambda: registry.decode(body_type, body))
     name = _model_for(engine, defaults, target.model, decoded.model, model)
     version = target.version if target.version is not None else decoded.version
-    prediction = await engine.predict(
-        name, version, decoded.arrays, from_json=decoded.from_json, output_filter=decoded.output_filter,
-        records=decoded.records, work_bytes=decoded.work_bytes,
-    )
+    prediction = await engine.predict(decoded.request(name, version))
     outputs = prediction.outputs
     encoded = await offload.sized(answer_size.estimate(answer_type, outputs), lambda: registry.encode(
         answer_type, outputs, decoded.form, prediction.model, prediction.version, engine.max_response_bytes

@@ -17,7 +17,7 @@ import numpy as np
 
 from .. import offload, versions
 from ..codecs import answer_size, chunked_json, tfs_json
-from ..engine import Engine
+from ..engine import Engine, InferRequest
 from ..errors import InvalidInput, MethodNotAllowed, NotFound, UnsupportedMediaType
 
 _PATH = re.compile(r"^(?P<model>[^/:]+)(?:/versions/(?P<version>[^/:]+)|/labels/(?P<label>[^/:]+))?(?P<action>/metadata|:[A-Za-z]+)?$")
@@ -47,6 +47,12 @@ async def handle(engine: Engine, method: str, rest: str, body: bytes, content_ty
     return tfs_json.encode_status(engine.status(model, version))
 
 
+def config(engine: Engine) -> bytes:
+    """``GET /v1/config``: every model's version states, as the Sanic server and the Lambda adapter both answer it."""
+    statuses = engine.statuses_by_model()
+    return tfs_json.dumps({name: {"model_version_status": tfs_json.status_rows(rows)} for name, rows in statuses.items()})
+
+
 async def predict(engine: Engine, model: str, version: int | None, body: bytes, content_type: str | None) -> bytes:
     """One TF Serving JSON predict, answered in the request's form (row or column)."""
     bare = (content_type or "").split(";")[0].strip().lower()
@@ -56,7 +62,7 @@ async def predict(engine: Engine, model: str, version: int | None, body: bytes, 
         parsed = tfs_json.parse_predict(body)
     else:
         parsed = await offload.on_worker(lambda: tfs_json.parse_predict(body))
-    prediction = await engine.predict(model, version, parsed.arrays, from_json=True, work_bytes=len(body))
+    prediction = await engine.predict(InferRequest(model, version, parsed.arrays, work_bytes=len(body)))
     size = answer_size.text_bytes(prediction.outputs)
     answer_size.check(size, engine.max_response_bytes)  # before encoding: a runaway output is refused by name
     if size < offload.OFFLOAD_AT_BYTES:

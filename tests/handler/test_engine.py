@@ -8,7 +8,7 @@ import time
 import numpy as np
 import pytest
 
-from ovserve.handler.engine import Engine, Prediction
+from ovserve.handler.engine import Engine, InferRequest, Prediction
 from ovserve.handler.errors import InvalidInput, NotFound, NotReady
 from ovserve.handler.repository import Repository
 from ovserve.handler.settings.config import ModelConfig
@@ -70,7 +70,7 @@ def test_predict_returns_the_outputs_and_the_served_version(tmp_path):
         engine = Engine.from_configs([config(tmp_path)])
         await engine.start()
         try:
-            return await engine.predict("m", None, build)
+            return await engine.predict(InferRequest("m", None, build))
         finally:
             await engine.stop()
 
@@ -91,8 +91,8 @@ def test_version_none_uses_the_highest_and_a_number_pins_one(tmp_path):
         engine = Engine.from_configs([config(tmp_path, policy={"all": {}})])
         await engine.start()
         try:
-            default = await engine.predict("m", None, x_zeros)
-            pinned = {v: await engine.predict("m", v, x_zeros) for v in (1, 2, 3)}
+            default = await engine.predict(InferRequest("m", None, x_zeros))
+            pinned = {v: await engine.predict(InferRequest("m", v, x_zeros)) for v in (1, 2, 3)}
             return default, pinned
         finally:
             await engine.stop()
@@ -114,11 +114,11 @@ def test_predict_errors_name_what_is_missing(tmp_path):
         await engine.start()
         try:
             with pytest.raises(NotFound) as unknown_model:
-                await engine.predict("nope", None, x_zeros)
+                await engine.predict(InferRequest("nope", None, x_zeros))
             with pytest.raises(NotFound) as unknown_version:
-                await engine.predict("m", 9, x_zeros)
+                await engine.predict(InferRequest("m", 9, x_zeros))
             with pytest.raises(InvalidInput):
-                await engine.predict("m", None, lambda signature: {"wrong": np.zeros((1, 10), np.float32)})
+                await engine.predict(InferRequest("m", None, lambda signature: {"wrong": np.zeros((1, 10), np.float32)}))
             return unknown_model.value.message, unknown_version.value.message
         finally:
             await engine.stop()
@@ -138,11 +138,11 @@ def test_output_filter(tmp_path):
         engine = Engine.from_configs([config(tmp_path)])
         await engine.start()
         try:
-            only_product = await engine.predict("m", None, lambda s: {"a": a, "b": b}, output_filter=["product"])
-            both = await engine.predict("m", None, lambda s: {"a": a, "b": b}, output_filter=["product", "sum"])
-            everything = await engine.predict("m", None, lambda s: {"a": a, "b": b})
+            only_product = await engine.predict(InferRequest("m", None, lambda s: {"a": a, "b": b}, output_filter=["product"]))
+            both = await engine.predict(InferRequest("m", None, lambda s: {"a": a, "b": b}, output_filter=["product", "sum"]))
+            everything = await engine.predict(InferRequest("m", None, lambda s: {"a": a, "b": b}))
             with pytest.raises(InvalidInput, match="nope"):
-                await engine.predict("m", None, lambda s: {"a": a, "b": b}, output_filter=["nope"])
+                await engine.predict(InferRequest("m", None, lambda s: {"a": a, "b": b}, output_filter=["nope"]))
             return only_product, both, everything
         finally:
             await engine.stop()
@@ -156,14 +156,18 @@ def test_output_filter(tmp_path):
     assert list(everything.outputs) == ["sum", "product"]
 
 
-def test_from_json_converts_json_numbers(tmp_path):
+def test_arrays_convert_when_no_value_changes_and_never_round(tmp_path):
+    """Rounding is the decoders' business (JSON, CSV); an array reaching the engine converts only exactly."""
     versions_adding(tmp_path, 1)
 
     async def scenario():
         engine = Engine.from_configs([config(tmp_path)])
         await engine.start()
         try:
-            return await engine.predict("m", None, lambda s: {"x": np.full((1, 10), 2.0, np.float64)}, from_json=True)
+            exact = await engine.predict(InferRequest("m", None, lambda s: {"x": np.full((1, 10), 2.0, np.float64)}))
+            with pytest.raises(InvalidInput, match="converting would change values"):
+                await engine.predict(InferRequest("m", None, lambda s: {"x": np.full((1, 10), 0.1, np.float64)}))
+            return exact
         finally:
             await engine.stop()
 
@@ -264,7 +268,7 @@ def test_metadata_applies_mapping_aliases(tmp_path):
         await engine.start()
         try:
             _, signature = await engine.metadata("m", None)
-            prediction = await engine.predict("m", None, lambda s: {"pixels": np.zeros((1, 10), np.float32)})
+            prediction = await engine.predict(InferRequest("m", None, lambda s: {"pixels": np.zeros((1, 10), np.float32)}))
             return signature, prediction
         finally:
             await engine.stop()
@@ -299,7 +303,7 @@ def test_start_with_polling_finds_new_versions_and_stop_cancels_it(tmp_path):
         assert len(asyncio.all_tasks()) == 2  # this scenario and the poller
         versions_adding(tmp_path, 2)
         await until(lambda: [s.version for s in engine.status("m", None) if s.state == "AVAILABLE"] == [2], "version 2")
-        prediction = await engine.predict("m", None, x_zeros)
+        prediction = await engine.predict(InferRequest("m", None, x_zeros))
         await engine.stop()
         remaining = asyncio.all_tasks() - {asyncio.current_task()}
         return prediction, remaining, engine.status("m", None)
@@ -352,7 +356,7 @@ def test_is_ready_waits_for_a_version(tmp_path):
             before = engine.is_ready()
             versions_adding(base, 1)
             await until(engine.is_ready, "the first version to be found")
-            prediction = await engine.predict("m", None, x_zeros)
+            prediction = await engine.predict(InferRequest("m", None, x_zeros))
             return before, prediction
         finally:
             await engine.stop()
@@ -400,7 +404,7 @@ def test_while_versions_are_being_discovered_status_and_predict_are_not_ready_ne
             with pytest.raises(NotReady) as one_status:
                 engine.status("m", 1)
             with pytest.raises(NotReady) as pinned:
-                await engine.predict("m", 1, x_zeros)
+                await engine.predict(InferRequest("m", 1, x_zeros))
             reason = engine.not_ready_reason()
         finally:
             gate.open()

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from ovserve.handler import offload
+from ovserve.handler.engine import InferRequest
 from ovserve.handler.errors import InvalidInput
 from ovserve.handler.protos import serving_apis_pb2
 from ovserve.handler.signature import Signature
@@ -29,8 +30,8 @@ def test_small_builds_run_on_the_loop_and_large_ones_on_a_worker(tmp_path) -> No
         return {"x": np.ones((1, 10), np.float32)}
 
     async def scenario():
-        small = await engine.predict("m", None, build)
-        large = await engine.predict("m", None, build, work_bytes=offload.OFFLOAD_AT_BYTES)
+        small = await engine.predict(InferRequest("m", None, build))
+        large = await engine.predict(InferRequest("m", None, build, work_bytes=offload.OFFLOAD_AT_BYTES))
         return small, large
 
     small, large = run(engine, scenario)
@@ -52,7 +53,7 @@ def test_the_loop_keeps_serving_while_a_large_build_runs(tmp_path) -> None:
 
     async def scenario():
         running.append(asyncio.get_running_loop())
-        return await engine.predict("m", None, build, work_bytes=10 << 20)
+        return await engine.predict(InferRequest("m", None, build, work_bytes=10 << 20))
 
     assert run(engine, scenario).outputs["y"].shape == (1, 10)
 
@@ -87,5 +88,5 @@ def test_large_grpc_style_fills_are_converted_on_the_worker(tmp_path) -> None:
     arrays = tfs_proto.RequestArrays(request)
     assert arrays.work_bytes >= offload.OFFLOAD_AT_BYTES
 
-    prediction = run(engine, lambda: engine.predict("s", None, arrays, work_bytes=arrays.work_bytes))
+    prediction = run(engine, lambda: engine.predict(InferRequest("s", None, arrays, work_bytes=arrays.work_bytes)))
     assert prediction.outputs["total"].shape == (100_000,) and set(prediction.outputs["total"].tolist()) == {8}

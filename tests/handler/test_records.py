@@ -10,7 +10,7 @@ import openvino.opset13 as ops
 import pytest
 
 from ovserve.handler import records as splitter
-from ovserve.handler.engine import Engine
+from ovserve.handler.engine import Engine, InferRequest
 from ovserve.handler.errors import InvalidInput
 from ovserve.handler.settings.config import ModelConfig
 from ovserve.handler.settings.values import parse_shape
@@ -26,7 +26,7 @@ def run_records(engine: Engine, arrays: dict) -> dict:
     async def go():
         await engine.start()
         try:
-            prediction = await engine.predict("m", None, lambda signature: arrays, records=True)
+            prediction = await engine.predict(InferRequest("m", None, lambda signature: arrays, records=True))
             return prediction.outputs
         finally:
             await engine.stop()

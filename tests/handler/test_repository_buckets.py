@@ -16,7 +16,7 @@ import time
 import numpy as np
 import pytest
 
-from ovserve.handler.engine import Engine
+from ovserve.handler.engine import Engine, InferRequest
 from ovserve.handler.errors import NotFound, NotReady
 from ovserve.handler.settings.config import ModelConfig
 from ovserve.handler.settings.values import VersionPolicy
@@ -56,7 +56,7 @@ def x_zeros(signature) -> dict[str, np.ndarray]:
 
 
 async def value(engine: Engine, version: int | None = None) -> tuple[int, float]:
-    prediction = await engine.predict("m", version, x_zeros)
+    prediction = await engine.predict(InferRequest("m", version, x_zeros))
     return prediction.version, float(prediction.outputs["y"][0, 0])
 
 

@@ -15,9 +15,9 @@ def spec(dtype: str = "f32", shape=(-1,), name: str = "x") -> TensorSpec:
     return TensorSpec(name, 0, BY_OV_NAME[dtype], shape)
 
 
-def rejected(target: str, array: np.ndarray, from_json: bool = False) -> str:
+def rejected(target: str, array: np.ndarray, rounding_allowed: bool = False) -> str:
     with pytest.raises(InvalidInput) as caught:
-        convert(spec(target), array, from_json=from_json)
+        convert(spec(target), array, rounding_allowed=rounding_allowed)
     return caught.value.message
 
 
@@ -62,8 +62,8 @@ def test_int64_not_exactly_representable_in_f32_is_rejected():
     )
 
 
-def test_float64_into_f32_rounds_only_for_json():
-    converted = convert(spec("f32"), np.array([0.1, 2.5]), from_json=True)
+def test_float64_into_f32_rounds_only_when_rounding_is_allowed():
+    converted = convert(spec("f32"), np.array([0.1, 2.5]), rounding_allowed=True)
     assert converted.dtype == np.float32
     assert converted.tolist() == [np.float32(0.1), 2.5]
     assert "converting would change values" in rejected("f32", np.array([0.1]))
@@ -71,15 +71,15 @@ def test_float64_into_f32_rounds_only_for_json():
 
 
 @pytest.mark.filterwarnings("ignore:overflow encountered in cast:RuntimeWarning")
-def test_float64_out_of_f32_range_is_rejected_even_from_json():
-    message = rejected("f32", np.array([1.0, 1e300]), from_json=True)
+def test_float64_out_of_f32_range_is_rejected_even_when_rounding_is_allowed():
+    message = rejected("f32", np.array([1.0, 1e300]), rounding_allowed=True)
     assert message == (
         "Invalid data type for input 'x'. Obtained DT_DOUBLE (f64), required DT_FLOAT (f32): a value is out of the range of f32"
     )
 
 
 def test_float64_non_finite_values_stay_non_finite():
-    converted = convert(spec("f32"), np.array([np.inf, -np.inf]), from_json=True)
+    converted = convert(spec("f32"), np.array([np.inf, -np.inf]), rounding_allowed=True)
     assert converted.tolist() == [np.inf, -np.inf]
 
 
@@ -105,7 +105,7 @@ def test_booleans_into_numbers_are_rejected(target):
     [(np.array(["1", "2"]), "strings"), (np.array([b"1"]), "strings"), (np.array([b"1"], dtype=object), "values of type object")],
 )
 def test_strings_into_numbers_are_rejected(array, described):
-    message = rejected("f32", array, from_json=True)
+    message = rejected("f32", array, rounding_allowed=True)
     assert message == (
         f"Invalid data type for input 'x'. Obtained {described}, required DT_FLOAT (f32): numbers expected, strings are not converted"
     )
@@ -119,8 +119,8 @@ def test_integer_target_range_and_fractions():
     assert convert(spec("i32"), np.array([2.0, -3.0])).tolist() == [2, -3]
     assert rejected("i32", np.array([2**31], dtype=np.int64)).endswith("values outside [-2147483648, 2147483647]")
     assert rejected("u8", np.array([256])).endswith("values outside [0, 255]")
-    assert "fractional or non-finite" in rejected("i64", np.array([1.5]), from_json=True)
-    assert "fractional or non-finite" in rejected("i64", np.array([np.nan]), from_json=True)
+    assert "fractional or non-finite" in rejected("i64", np.array([1.5]), rounding_allowed=True)
+    assert "fractional or non-finite" in rejected("i64", np.array([np.nan]), rounding_allowed=True)
 
 
 def test_empty_array_converts():
@@ -131,7 +131,7 @@ def test_empty_array_converts():
 @pytest.mark.parametrize(("target", "value"), [("i64", 2.0**63), ("u64", 2.0**64)])
 def test_float_just_beyond_the_integer_range_is_rejected(target, value):
     # 2**63 is one past int64's maximum; the cast would wrap it to a different number.
-    assert "values outside" in rejected(target, np.array([value]), from_json=True)
+    assert "values outside" in rejected(target, np.array([value]), rounding_allowed=True)
 
 
 # --- shape_mismatch ---------------------------------------------------------------------------
