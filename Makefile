@@ -11,6 +11,9 @@ AZURITE := azurite@3.37.0
 # The official TF Serving client (with all of TensorFlow) lives in its own venv: tests run it in a subprocess.
 TF_VENV := .venv-tfclient
 TF_CLIENT := tensorflow-serving-api==2.21.0
+# The official KServe v2 clients (tritonclient, kserve) pin protobuf < 7: their own venv, run by tests in a subprocess.
+V2_VENV := .venv-v2clients
+V2_CLIENTS := tritonclient[http,grpc]==2.73.0 kserve==0.21.0
 # The official Lambda Runtime Interface Emulator ships inside the aws-sam-cli wheel; the Lambda tests run behind it.
 SAM_CLI := aws-sam-cli==1.170.0
 RIE := .rie/aws-lambda-rie
@@ -34,6 +37,11 @@ serve: $(VENV)/.server-installed
 	$(BIN)/ovserve --model_name temperature --model_path examples/models/temperature \
 		--rest_port $(REST_PORT) --port $(GRPC_PORT)
 
+$(V2_VENV)/.installed:
+	$(PYTHON) -m venv $(V2_VENV)
+	$(V2_VENV)/bin/pip install --quiet $(V2_CLIENTS)
+	touch $@
+
 $(TF_VENV)/.installed:
 	$(PYTHON) -m venv $(TF_VENV)
 	$(TF_VENV)/bin/pip install --quiet $(TF_CLIENT)
@@ -49,7 +57,7 @@ $(RIE): | $(BIN)/python
 	npm install --silent --no-audit --no-fund --prefix .npm $(AZURITE)
 	touch $@
 
-test: $(VENV)/.test-installed $(TF_VENV)/.installed .npm/.installed $(RIE)
+test: $(VENV)/.test-installed $(TF_VENV)/.installed $(V2_VENV)/.installed .npm/.installed $(RIE)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q tests
 
@@ -83,4 +91,4 @@ example-model: $(VENV)/.server-installed
 	$(BIN)/python examples/make_example_model.py
 
 clean:
-	rm -rf $(VENV) $(TF_VENV) .npm .rie build *.egg-info
+	rm -rf $(VENV) $(TF_VENV) $(V2_VENV) .npm .rie build *.egg-info

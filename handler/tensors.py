@@ -1,4 +1,4 @@
-"""Data type tables: OpenVINO element types, numpy dtypes and TensorFlow DataType names.
+"""Data type tables: OpenVINO element types, numpy dtypes, TensorFlow DataType names and KServe v2 datatypes.
 
 One table so REST metadata, gRPC tensors and every codec agree on what a
 type is called and how it is stored.
@@ -19,6 +19,7 @@ class DType:
     numpy: np.dtype | None  # None for string tensors (numpy holds them as bytes/str)
     tf_name: str  # TensorFlow DataType enum name, as TF Serving metadata shows it
     tf_enum: int  # its number on the wire
+    v2_name: str = ""  # the Open Inference Protocol (KServe v2) datatype: "FP32", "BYTES", ...
 
     @property
     def is_string(self) -> bool:
@@ -26,23 +27,24 @@ class DType:
 
 
 _TABLE = (
-    DType("f32", np.dtype(np.float32), "DT_FLOAT", 1),
-    DType("f64", np.dtype(np.float64), "DT_DOUBLE", 2),
-    DType("i32", np.dtype(np.int32), "DT_INT32", 3),
-    DType("u8", np.dtype(np.uint8), "DT_UINT8", 4),
-    DType("i16", np.dtype(np.int16), "DT_INT16", 5),
-    DType("i8", np.dtype(np.int8), "DT_INT8", 6),
-    DType("string", None, "DT_STRING", 7),
-    DType("i64", np.dtype(np.int64), "DT_INT64", 9),
-    DType("boolean", np.dtype(np.bool_), "DT_BOOL", 10),
-    DType("u16", np.dtype(np.uint16), "DT_UINT16", 17),
-    DType("f16", np.dtype(np.float16), "DT_HALF", 19),
-    DType("u32", np.dtype(np.uint32), "DT_UINT32", 22),
-    DType("u64", np.dtype(np.uint64), "DT_UINT64", 23),
+    DType("f32", np.dtype(np.float32), "DT_FLOAT", 1, "FP32"),
+    DType("f64", np.dtype(np.float64), "DT_DOUBLE", 2, "FP64"),
+    DType("i32", np.dtype(np.int32), "DT_INT32", 3, "INT32"),
+    DType("u8", np.dtype(np.uint8), "DT_UINT8", 4, "UINT8"),
+    DType("i16", np.dtype(np.int16), "DT_INT16", 5, "INT16"),
+    DType("i8", np.dtype(np.int8), "DT_INT8", 6, "INT8"),
+    DType("string", None, "DT_STRING", 7, "BYTES"),
+    DType("i64", np.dtype(np.int64), "DT_INT64", 9, "INT64"),
+    DType("boolean", np.dtype(np.bool_), "DT_BOOL", 10, "BOOL"),
+    DType("u16", np.dtype(np.uint16), "DT_UINT16", 17, "UINT16"),
+    DType("f16", np.dtype(np.float16), "DT_HALF", 19, "FP16"),
+    DType("u32", np.dtype(np.uint32), "DT_UINT32", 22, "UINT32"),
+    DType("u64", np.dtype(np.uint64), "DT_UINT64", 23, "UINT64"),
 )
 BY_OV_NAME = {d.ov_name: d for d in _TABLE}
 BY_NUMPY = {d.numpy: d for d in _TABLE if d.numpy is not None}
 BY_TF_ENUM = {d.tf_enum: d for d in _TABLE}
+BY_V2_NAME = {d.v2_name: d for d in _TABLE}
 
 
 def from_ov_name(name: str) -> DType:
