@@ -10,13 +10,12 @@ is parsed, so ``/v1/models/m%3Apredict`` is a predict like ``m:predict``.
 from __future__ import annotations
 
 from sanic import Request, Sanic
-from sanic.response import HTTPResponse, empty, raw
+from sanic.response import HTTPResponse, raw
 
 from ovserve.handler.engine import Engine
-from ovserve.handler.protocols import tfs_rest
+from ovserve.handler.protocols import tfs_rest, v2_rest
 from ovserve.handler.protocols.url_path import decode_path
 
-from .errors import error_response
 from .inflight import InFlight
 
 
@@ -25,7 +24,7 @@ def _json(body: bytes, status: int = 200) -> HTTPResponse:
 
 
 def register_tfs_endpoints(app: Sanic, engine: Engine, tracker: InFlight) -> None:
-    """``GET /v1/models/...`` status and metadata, ``POST …:predict``, ``/v2/health/*``."""
+    """``GET /v1/models/...`` status and metadata, ``POST …:predict``, and KServe v2's ``/v2/...`` (``v2_rest``)."""
 
     @app.route("/v1/models/<rest:path>", methods=["GET", "POST"])
     async def models(request: Request, rest: str) -> HTTPResponse:
@@ -38,11 +37,16 @@ def register_tfs_endpoints(app: Sanic, engine: Engine, tracker: InFlight) -> Non
     async def config(request: Request) -> HTTPResponse:
         return _json(tfs_rest.config(engine))
 
-    @app.get("/v2/health/live")
-    async def live(request: Request) -> HTTPResponse:
-        return empty(status=200)
+    async def v2(request: Request, rest: str = "") -> HTTPResponse:
+        path = decode_path(request.path)
+        call = v2_rest.handle(engine, request.method, path, request.body, request.headers.get("inference-header-content-length"),
+                              request.headers.get("content-encoding"))
+        if request.method == "GET":  # probes and metadata: not work a drain waits for
+            answer = await call
+        else:
+            async with tracker:
+                answer = await call
+        return raw(answer.body, status=answer.status, content_type=answer.content_type, headers=answer.headers)
 
-    @app.get("/v2/health/ready")
-    async def ready(request: Request) -> HTTPResponse:
-        reason = engine.not_ready_reason()  # the one definition of readiness, shared with SageMaker and Lambda
-        return empty(status=200) if reason is None else error_response(503, f"not ready: {reason}")
+    app.add_route(v2, "/v2", methods=["GET", "POST"], name="v2_root", strict_slashes=False)
+    app.add_route(v2, "/v2/<rest:path>", methods=["GET", "POST"], name="v2_paths")

@@ -1,0 +1,231 @@
+"""KServe v2 infer requests and answers as JSON: the header of every v2 REST body, binary or not.
+
+``parse_request`` checks the structure (inputs, outputs, parameters) without
+knowing the model; ``V2Arrays`` builds the arrays once the signature is known,
+checking each input's name and datatype against it and its declared shape ×
+datatype against the data present before anything is allocated. JSON numbers
+are rounded to the input's precision (as TF Serving JSON is); raw bytes
+(``binary`` slices from ``v2_binary``) are taken exactly. ``encode_response``
+writes the answer's JSON, leaving binary outputs' bytes to the caller.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import orjson
+
+from ..errors import InvalidInput
+from ..signature import Signature, TensorSpec
+from ..validation import check_names, convert
+from . import v2_tensors
+from .v2_tensors import BF16, BYTES
+
+_UNSUPPORTED_PARAMETERS = ("shared_memory_region", "shared_memory_byte_size", "shared_memory_offset")
+
+
+@dataclass(frozen=True)
+class V2Input:
+    """One request input: ``data`` (JSON) or ``binary_size`` bytes of the body's binary part, never both."""
+
+    name: str
+    datatype: str
+    shape: tuple[int, ...]
+    data: Any = None
+    binary_size: int | None = None
+
+
+@dataclass(frozen=True)
+class V2Request:
+    """A structurally valid infer request; ``outputs`` None means every output."""
+
+    inputs: list[V2Input]
+    outputs: list[str] | None
+    binary_outputs: dict[str, bool]  # output name -> its own binary_data parameter
+    binary_default: bool  # binary_data_output: the default for outputs without their own
+    request_id: str | None = None
+    parameters: dict[str, Any] = field(default_factory=dict)
+
+    def wants_binary(self, output: str) -> bool:
+        return self.binary_outputs.get(output, self.binary_default)
+
+
+def _object(value: Any, what: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise InvalidInput(f"{what} must be a JSON object, got {type(value).__name__}")
+    return value
+
+
+def _parameters(item: dict[str, Any], what: str) -> dict[str, Any]:
+    parameters = _object(item.get("parameters", {}), f"{what} parameters")
+    for key in _UNSUPPORTED_PARAMETERS:
+        if key in parameters:
+            raise InvalidInput(f"{what}: shared memory ({key!r}) is not supported by this server; send the data in the body")
+    return parameters
+
+
+def _binary_flag(parameters: dict[str, Any], key: str, what: str) -> bool | None:
+    value = parameters.get(key)
+    if value is not None and not isinstance(value, bool):
+        raise InvalidInput(f"{what}: parameter {key!r} must be true or false, got {value!r}")
+    return value
+
+
+def _input(item: Any, index: int, max_bytes: int) -> V2Input:
+    what = f"input {index}"
+    item = _object(item, what)
+    name = item.get("name")
+    if not isinstance(name, str):
+        raise InvalidInput(f'{what} has no "name" string')
+    what = f"input '{name}'"
+    datatype = v2_tensors.check_datatype(item.get("datatype"), what)
+    if "shape" not in item:
+        raise InvalidInput(f'{what} has no "shape"')
+    shape = v2_tensors.check_shape(item["shape"], datatype, what, max_bytes)
+    parameters = _parameters(item, what)
+    size = parameters.get("binary_data_size")
+    has_data = "data" in item
+    if size is not None and (type(size) is not int or size < 0):
+        raise InvalidInput(f"{what}: binary_data_size must be a non-negative integer, got {size!r}")
+    if has_data == (size is not None):
+        raise InvalidInput(f'{what} must carry exactly one of "data" or parameters.binary_data_size')
+    return V2Input(name, datatype, shape, item.get("data"), size)
+
+
+def parse_request(header: bytes | memoryview, max_bytes: int = v2_tensors.DEFAULT_MAX_BYTES) -> V2Request:
+    """Check an infer request's JSON; InvalidInput names the first problem and what was expected."""
+    try:
+        document = orjson.loads(header)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidInput(f"infer request is not valid JSON ({exc}); expected an object with \"inputs\"") from None
+    document = _object(document, "infer request")
+    inputs = document.get("inputs")
+    if not isinstance(inputs, list) or not inputs:
+        raise InvalidInput('infer request needs "inputs": a non-empty list of {"name", "shape", "datatype", "data"}')
+    parsed = [_input(item, index, max_bytes) for index, item in enumerate(inputs)]
+    names = [i.name for i in parsed]
+    duplicated = sorted({n for n in names if names.count(n) > 1})
+    if duplicated:
+        raise InvalidInput(f"inputs {duplicated} are given more than once")
+    parameters = _parameters(document, "infer request")
+    default = _binary_flag(parameters, "binary_data_output", "infer request") or False
+    outputs, flags = None, {}
+    if document.get("outputs") is not None:
+        listed = document["outputs"]
+        if not isinstance(listed, list):
+            raise InvalidInput('"outputs" must be a list of {"name", "parameters"}')
+        outputs = []
+        for index, item in enumerate(listed):
+            item = _object(item, f"output {index}")
+            name = item.get("name")
+            if not isinstance(name, str):
+                raise InvalidInput(f'output {index} has no "name" string')
+            out_parameters = _parameters(item, f"output '{name}'")
+            if "classification" in out_parameters:
+                raise InvalidInput(f"output '{name}': the classification extension is not supported by this server")
+            flag = _binary_flag(out_parameters, "binary_data", f"output '{name}'")
+            if flag is not None:
+                flags[name] = flag
+            outputs.append(name)
+    request_id = document.get("id")
+    if request_id is not None and not isinstance(request_id, str):
+        raise InvalidInput(f'"id" must be a string, got {type(request_id).__name__}')
+    return V2Request(parsed, outputs, flags, default, request_id, parameters)
+
+
+def _flatten(data: Any, out: list[Any]) -> None:
+    for item in data:
+        if isinstance(item, list):
+            _flatten(item, out)
+        else:
+            out.append(item)
+
+
+def _flat(data: Any, what: str) -> list[Any]:
+    if not isinstance(data, list):
+        return [data]
+    if not any(isinstance(item, list) for item in data):
+        return data
+    out: list[Any] = []
+    _flatten(data, out)
+    return out
+
+
+def json_array(data: Any, datatype: str, shape: tuple[int, ...], what: str) -> np.ndarray:
+    """JSON ``data`` (flat or nested row-major) as an array of ``shape``; InvalidInput when the count or values differ."""
+    values = _flat(data, what)
+    count = v2_tensors.element_count(shape)
+    if len(values) != count:
+        raise InvalidInput(f"{what}: shape {list(shape)} holds {count} elements, but data has {len(values)}")
+    if datatype == BYTES:
+        if not all(isinstance(v, str) for v in values):
+            raise InvalidInput(f"{what}: BYTES data must be strings")
+        array = np.empty(count, dtype=object)
+        array[:] = [v.encode() for v in values]
+        return array.reshape(shape)
+    if any(not isinstance(v, int | float) for v in values):  # bool is an int
+        raise InvalidInput(f"{what}: {datatype} data must be numbers{' or true/false' if datatype == 'BOOL' else ''}")
+    try:
+        array = np.array(values)
+    except OverflowError:
+        raise InvalidInput(f"{what}: a value is out of the range of {datatype}") from None
+    if array.dtype == object:
+        raise InvalidInput(f"{what}: a value is out of the range of {datatype}")
+    return array.reshape(shape)
+
+
+class V2Arrays:
+    """The arrays builder ``Engine.predict`` calls with the chosen version's signature."""
+
+    def __init__(self, request: V2Request, blobs: Mapping[str, memoryview]) -> None:
+        self.request = request
+        self.blobs = blobs  # input name -> its raw bytes, for binary inputs
+
+    def __call__(self, signature: Signature) -> dict[str, np.ndarray]:
+        check_names({i.name: None for i in self.request.inputs}, signature)
+        return {item.name: self._array(item, signature.input(item.name)) for item in self.request.inputs}  # type: ignore[arg-type]
+
+    def _array(self, item: V2Input, spec: TensorSpec) -> np.ndarray:
+        what = f"input '{item.name}'"
+        wanted = spec.dtype.v2_name
+        if item.datatype != wanted and not (item.datatype == BF16 and wanted == "FP32"):
+            raise InvalidInput(f"{what}: datatype {item.datatype} does not match the model's {wanted}")
+        if item.binary_size is None:
+            return convert(spec, json_array(item.data, item.datatype, item.shape, what), rounding_allowed=True)
+        array = v2_tensors.from_raw(self.blobs[item.name], item.datatype, item.shape, what)
+        return convert(spec, array)
+
+
+def _json_data(array: np.ndarray, name: str) -> Any:
+    flat = array.reshape(-1)
+    if flat.dtype.kind in "SUO":
+        try:
+            return [item.decode() if isinstance(item, bytes) else str(item) for item in flat]
+        except UnicodeDecodeError:
+            raise InvalidInput(f"output '{name}' holds bytes that are not UTF-8; ask for it with binary_data") from None
+    return flat
+
+
+def encode_response(
+    model: str, version: str, request: V2Request, outputs: Mapping[str, np.ndarray]
+) -> tuple[bytes, list[bytes | memoryview]]:
+    """The answer's JSON and the raw bytes of its binary outputs, in the order the JSON lists them."""
+    listed: list[dict[str, Any]] = []
+    blobs: list[bytes | memoryview] = []
+    for name, array in outputs.items():
+        entry: dict[str, Any] = {"name": name, "datatype": v2_tensors.datatype_of(array), "shape": list(array.shape)}
+        if request.wants_binary(name):
+            raw = v2_tensors.to_raw(array)
+            entry["parameters"] = {"binary_data_size": len(raw)}
+            blobs.append(raw)
+        else:
+            entry["data"] = _json_data(array, name)
+        listed.append(entry)
+    answer: dict[str, Any] = {"model_name": model, "model_version": version}
+    if request.request_id is not None:
+        answer["id"] = request.request_id
+    answer["outputs"] = listed
+    return orjson.dumps(answer, option=orjson.OPT_SERIALIZE_NUMPY), blobs

@@ -1,0 +1,138 @@
+"""KServe v2 (Open Inference Protocol) REST without a web framework: ``/v2/...`` in, an ``Answer`` out.
+
+The Sanic server and the Lambda adapter both answer these paths. ``path`` is
+the decoded URL path (``/v2``, ``/v2/health/live``,
+``/v2/models/{m}[/versions/{v}][/ready|/infer]``). The framing of an infer
+body comes from the ``Inference-Header-Content-Length`` header alone, never
+from Content-Type (the sync tritonclient sends none, the aio one sends
+octet-stream), so no content type is refused here. Failures are raised as the
+core's errors and become ``{"error": ...}`` at the transport, like TF Serving's.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from importlib import metadata
+
+import orjson
+
+from .. import offload, versions
+from ..codecs import answer_size, v2_binary, v2_json
+from ..engine import Engine, InferRequest
+from ..errors import InvalidInput, MethodNotAllowed, NotFound, NotReady
+from ..status import AVAILABLE
+
+JSON = "application/json"
+OCTET_STREAM = "application/octet-stream"
+# What is implemented; model_configuration, statistics, model_repository and shared memory are not (yet).
+EXTENSIONS = ["binary_tensor_data"]
+_MODEL = re.compile(r"^/v2/models/(?P<model>[^/]+)(?:/versions/(?P<version>[^/]+))?(?P<action>/[a-z_]+)?$")
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One answer: ``headers`` are extra ones (``Inference-Header-Content-Length`` for binary answers)."""
+
+    body: bytes
+    content_type: str = JSON
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def _json(document: object, status: int = 200) -> Answer:
+    return Answer(orjson.dumps(document), JSON, status)
+
+
+def _version() -> str:
+    try:
+        return metadata.version("ovserve")
+    except metadata.PackageNotFoundError:
+        return "0"
+
+
+def handles(path: str) -> bool:
+    """Whether ``path`` (decoded, without query) belongs to the v2 API."""
+    return path == "/v2" or path.startswith("/v2/")
+
+
+async def handle(engine: Engine, method: str, path: str, body: bytes, header_length: str | None = None,
+                 content_encoding: str | None = None) -> Answer:
+    """Route one v2 request; ``header_length`` is the Inference-Header-Content-Length header's value, if sent."""
+    path = path.rstrip("/") or "/"
+    if path == "/v2":
+        _expect(method, "GET", path)
+        return _json({"name": "ovserve", "version": _version(), "extensions": EXTENSIONS})
+    if path == "/v2/health/live":
+        _expect(method, "GET", path)
+        return _json({"live": True})
+    if path == "/v2/health/ready":
+        _expect(method, "GET", path)
+        reason = engine.not_ready_reason()  # the one definition of readiness, shared with SageMaker and Lambda
+        if reason is not None:
+            raise NotReady(f"not ready: {reason}")
+        return _json({"ready": True})
+    match = _MODEL.match(path)
+    if match is None:
+        raise NotFound(f"no such endpoint: {path}; expected /v2, /v2/health/live|ready or /v2/models/{{m}}[/versions/{{v}}]"
+                       "[/ready|/infer]")
+    model, version, action = match["model"], versions.from_text(match["version"]), match["action"]
+    if action is None:
+        _expect(method, "GET", path)
+        return await _metadata(engine, model, version)
+    if action == "/ready":
+        _expect(method, "GET", path)
+        return _ready(engine, model, version)
+    if action == "/infer":
+        _expect(method, "POST", path)
+        if content_encoding and content_encoding.strip().lower() not in ("", "identity"):
+            raise InvalidInput(f"Content-Encoding {content_encoding!r} is not supported; send the body uncompressed")
+        return await infer(engine, model, version, body, header_length)
+    raise NotFound(f"{action!r} is not available on {path}; this server implements /ready and /infer (extensions: "
+                   f"{EXTENSIONS})")
+
+
+def _expect(method: str, wanted: str, path: str) -> None:
+    if method != wanted:
+        raise MethodNotAllowed(f"{path} takes {wanted}")
+
+
+async def _metadata(engine: Engine, model: str, version: int | None) -> Answer:
+    served, signature = await engine.metadata(model, version)
+
+    def tensors(specs: tuple) -> list[dict]:
+        return [{"name": s.name, "datatype": s.dtype.v2_name, "shape": s.metadata_dims() if s.shape is not None else [-1]}
+                for s in specs]
+
+    return _json({"name": model, "versions": [str(served)], "platform": "openvino",
+                  "inputs": tensors(signature.inputs), "outputs": tensors(signature.outputs)})
+
+
+def _ready(engine: Engine, model: str, version: int | None) -> Answer:
+    statuses = engine.status(model, version)  # NotFound for an unknown model or version
+    if not any(s.state == AVAILABLE for s in statuses):
+        states = ", ".join(f"version {s.version} is {s.state}" for s in statuses) or "no versions yet"
+        raise NotReady(f"Model '{model}' is not ready: {states}")
+    return _json({"name": model, "ready": True})
+
+
+async def infer(engine: Engine, model: str, version: int | None, body: bytes, header_length: str | None) -> Answer:
+    """One infer: JSON or binary framing in, JSON or binary out as the request asks."""
+    header, binary = v2_binary.split(body, header_length)
+    request = await offload.sized(len(header), lambda: v2_json.parse_request(header))
+    blobs = v2_binary.assign(request.inputs, binary)
+    prediction = await engine.predict(InferRequest(
+        model, version, v2_json.V2Arrays(request, blobs), output_filter=request.outputs, work_bytes=len(body),
+        parameters=request.parameters, request_id=request.request_id))
+    outputs = prediction.outputs
+    binary_out = [name for name in outputs if request.wants_binary(name)]
+    text_out = {name: array for name, array in outputs.items() if name not in binary_out}
+    size = answer_size.text_bytes(text_out) + sum(outputs[name].nbytes for name in binary_out)
+    answer_size.check(size, engine.max_response_bytes)
+    served = str(prediction.version)
+    header_bytes, out_blobs = await offload.sized(size, lambda: v2_json.encode_response(model, served, request, outputs))
+    if not out_blobs:
+        return Answer(header_bytes, JSON)
+    return Answer(v2_binary.frame(header_bytes, out_blobs), OCTET_STREAM,
+                  headers={v2_binary.HEADER: str(len(header_bytes))})
+
