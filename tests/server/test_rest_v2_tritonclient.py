@@ -16,10 +16,8 @@ import numpy as np
 import pytest
 
 from tests import models
+from tests.clients import v2_python
 from tests.serverproc import REPO, Server
-
-CLIENT_PYTHON = REPO / ".venv-v2clients" / "bin" / "python"
-pytestmark = pytest.mark.skipif(not CLIENT_PYTHON.exists(), reason="run make .venv-v2clients/.installed")
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +43,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, P
 
 def run_client(server: Server, calls: list[dict], aio: bool = False) -> list[dict]:
     request = {"url": f"127.0.0.1:{server.port}", "aio": aio, "calls": calls}
-    done = subprocess.run([str(CLIENT_PYTHON), str(REPO / "tests" / "clients" / "v2_http_client.py")], input=json.dumps(request),
+    done = subprocess.run([v2_python(), str(REPO / "tests" / "clients" / "v2_http_client.py")], input=json.dumps(request),
                           capture_output=True, text=True, timeout=120, cwd=REPO)
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout)["results"]
