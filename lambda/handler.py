@@ -56,8 +56,8 @@ def handler(event: Any, context: Any = None) -> Any:
             request = http_events.parse(event)
         except OvserveError as exc:  # a malformed event: the caller's 400, nothing for the log
             return http_events.response(http_events.version_of(event), http_status(exc), error_body(exc.message), JSON)
-        status, body, content_type = RUNTIME.run(http_routes.route(RUNTIME, request))
-        return _returnable(http_events.response(request.version, status, body, content_type), request.version)
+        status, body, content_type, headers = RUNTIME.run(http_routes.route(RUNTIME, request))
+        return _returnable(http_events.response(request.version, status, body, content_type, headers), request.version)
     if s3_batch.is_s3(event):
         return RUNTIME.run(s3_batch.process(RUNTIME, event))
     return RUNTIME.run(direct.invoke(RUNTIME, event))

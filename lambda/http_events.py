@@ -156,11 +156,12 @@ def _parse(event: dict) -> HttpRequest:
     return HttpRequest(V1, _method(event.get("httpMethod"), "httpMethod"), path, headers, _body(event))
 
 
-def response(request_version: str, status: int, body: bytes, content_type: str) -> dict:
-    """The gateway's response shape; binary bodies base64-encoded."""
+def response(request_version: str, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None) -> dict:
+    """The gateway's response shape; binary bodies base64-encoded; ``headers`` beside Content-Type (v2's framing header)."""
     text = media_types.canonical(content_type) in _TEXT_TYPES
     encoded = body.decode("utf-8") if text else base64.b64encode(body).decode("ascii")
-    answer = {"statusCode": status, "headers": {"Content-Type": content_type}, "body": encoded, "isBase64Encoded": not text}
+    all_headers = {"Content-Type": content_type, **(headers or {})}
+    answer = {"statusCode": status, "headers": all_headers, "body": encoded, "isBase64Encoded": not text}
     if request_version == V1:
-        answer["multiValueHeaders"] = {"Content-Type": [content_type]}
+        answer["multiValueHeaders"] = {name: [value] for name, value in all_headers.items()}
     return answer

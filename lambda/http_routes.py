@@ -13,7 +13,7 @@ import logging
 
 from ovserve.handler.errors import SAGEMAKER_HTTP_STATUS, NotFound, PayloadTooLarge, http_status
 from ovserve.handler.failures import error_body, failure_of, log_failure
-from ovserve.handler.protocols import custom_attributes, invocations, tfs_rest
+from ovserve.handler.protocols import custom_attributes, invocations, tfs_rest, v2_rest
 
 from .http_events import HttpRequest
 from .runtime import Runtime
@@ -22,8 +22,12 @@ log = logging.getLogger("ovserve.lambda")
 JSON = "application/json"
 
 
-async def route(runtime: Runtime, request: HttpRequest) -> tuple[int, bytes, str]:
-    """(status, body, content type) for one request; never raises."""
+Reply = tuple[int, bytes, str, dict[str, str]]  # status, body, content type, other response headers
+_NO_HEADERS: dict[str, str] = {}
+
+
+async def route(runtime: Runtime, request: HttpRequest) -> Reply:
+    """(status, body, content type, headers) for one request; never raises."""
     try:
         limit = runtime.settings.max_payload_bytes
         if len(request.body) > limit:
@@ -38,25 +42,28 @@ async def route(runtime: Runtime, request: HttpRequest) -> tuple[int, bytes, str
         # /invocations keeps SageMaker's statuses (507 for out of memory), the TF Serving paths their own (503).
         status = http_status(failure.error, SAGEMAKER_HTTP_STATUS if request.path.rstrip("/") == "/invocations" else None)
         log_failure(log, failure, status, path=request.path)
-        return status, error_body(failure.error.message), JSON
+        return status, error_body(failure.error.message), JSON, _NO_HEADERS
 
 
-async def _dispatch(runtime: Runtime, request: HttpRequest) -> tuple[int, bytes, str]:
+async def _dispatch(runtime: Runtime, request: HttpRequest) -> Reply:
     engine, path = runtime.engine, request.path.rstrip("/") or "/"
+    if v2_rest.handles(path):  # KServe v2, as the standalone server answers it (framing by header, never by type)
+        answer = await v2_rest.handle(engine, request.method, path, request.body,
+                                      request.headers.get("inference-header-content-length"),
+                                      request.headers.get("content-encoding"))
+        return answer.status, answer.body, answer.content_type, answer.headers
     if path.startswith("/v1/models/"):
         body = await tfs_rest.handle(engine, request.method, path[len("/v1/models/"):], request.body,
                                      request.headers.get("content-type"), path)
-        return 200, body, JSON
+        return 200, body, JSON, _NO_HEADERS
     if path == "/invocations" and request.method == "POST":
         defaults = invocations.Defaults(runtime.settings.default_accept, runtime.default_model())
         answer = await invocations.invoke(engine, request.body, request.headers.get("content-type"),
                                           request.headers.get("accept"), request.headers.get(custom_attributes.HEADER), defaults)
-        return 200, answer.body, answer.content_type
-    if path == "/v2/health/live" and request.method == "GET":
-        return 200, b"", JSON
-    if path in ("/ping", "/v2/health/ready") and request.method == "GET":  # /ping as SageMaker's: 200 only when ready
+        return 200, answer.body, answer.content_type, _NO_HEADERS
+    if path == "/ping" and request.method == "GET":  # as SageMaker's: 200 only when ready
         reason = engine.not_ready_reason()
-        return (200, b"", JSON) if reason is None else (503, error_body(f"not ready: {reason}"), JSON)
+        return (200, b"", JSON, _NO_HEADERS) if reason is None else (503, error_body(f"not ready: {reason}"), JSON, _NO_HEADERS)
     if path == "/v1/config" and request.method == "GET":
-        return 200, tfs_rest.config(engine), JSON
-    raise NotFound(f"no such endpoint: {request.method} {path}; expected /v1/models/..., /invocations or /ping")
+        return 200, tfs_rest.config(engine), JSON, _NO_HEADERS
+    raise NotFound(f"no such endpoint: {request.method} {path}; expected /v1/models/..., /v2/..., /invocations or /ping")

@@ -1,4 +1,4 @@
-"""TF Serving gRPC services (PredictionService, ModelService) on a grpc.aio server.
+"""TF Serving gRPC services (PredictionService, ModelService), and KServe v2's (``grpc_v2``), on a grpc.aio server.
 
 Requests arrive as bytes and are parsed by ``grpc_errors.handler``, so even
 undecodable bytes get INVALID_ARGUMENT. Each method converts its protobuf
@@ -28,6 +28,7 @@ from ovserve.handler.errors import PayloadTooLarge  # noqa: E402
 from ovserve.handler.protos import serving_apis_pb2 as apis  # noqa: E402
 from ovserve.handler.settings.server import ServerSettings  # noqa: E402
 
+from . import grpc_v2  # noqa: E402
 from .grpc_errors import handler  # noqa: E402
 from .inflight import InFlight  # noqa: E402
 
@@ -135,6 +136,7 @@ async def start_grpc(settings: ServerSettings, engine: Engine, tracker: InFlight
                     "HandleReloadConfigRequest": grpc.unary_unary_rpc_method_handler(model.HandleReloadConfigRequest),
                 },
             ),
+            grpc_v2.generic_handler(engine, tracker),  # KServe v2 (inference.GRPCInferenceService), same port
         )
     )
     address = f"{settings.grpc_bind_address}:{settings.port}"

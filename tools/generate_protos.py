@@ -1,7 +1,7 @@
 """Regenerates the committed protobuf/gRPC modules from handler/protos/*.proto (``make protos``).
 
 The .proto files use TensorFlow's package names (so method paths and type URLs
-match TF Serving) but live under ``ovserve/handler/protos`` so the generated
+match TF Serving) and KServe v2's ``inference`` package (grpc_service.proto) but live under ``ovserve/handler/protos`` so the generated
 modules never import or shadow ``tensorflow``. Generated message modules are
 rewired to a private descriptor pool (``ovserve.handler.protos._pool``): the
 official protos register the same symbol names in protobuf's default pool, and
@@ -26,7 +26,9 @@ DEFAULT_POOL = "_descriptor_pool.Default().AddSerializedFile("
 PRIVATE_POOL = "_private_pool.POOL.AddSerializedFile("
 POOL_IMPORT = "from ovserve.handler.protos import _pool as _private_pool\n"
 # Generated stubs import grpc, which the core must not: they go to the server package.
-STUBS = {"serving_services_pb2_grpc.py": Path("tests") / "grpc_generated" / "serving_services_pb2_grpc.py"}
+STUBS = {
+    name: Path("tests") / "grpc_generated" / name for name in ("serving_services_pb2_grpc.py", "grpc_service_pb2_grpc.py")
+}
 
 
 def _rewire(text: str) -> str:
