@@ -16,8 +16,8 @@ from typing import Any
 
 import grpc
 
-from ovserve.handler import __version__, offload
-from ovserve.handler.codecs import v2_proto
+from ovserve.handler import offload
+from ovserve.handler.codecs import v2_metadata, v2_proto
 from ovserve.handler.engine import Engine, InferRequest
 from ovserve.handler.errors import NotReady, PayloadTooLarge
 from ovserve.handler.protos import grpc_service_pb2 as pb
@@ -26,9 +26,6 @@ from .grpc_errors import handler
 from .inflight import InFlight
 
 SERVICE = "inference.GRPCInferenceService"
-SERVER_NAME = "ovserve"
-# What this transport really implements, as Triton's extension names.
-EXTENSIONS = ("model_configuration",)
 MAX_MESSAGE_BYTES = (1 << 30) - 1  # the server's message limit (grpc_api.MAX_MESSAGE_BYTES)
 
 
@@ -56,13 +53,13 @@ class InferenceService:
         return pb.ModelReadyResponse(ready=v2_proto.is_ready(statuses, version))
 
     async def ServerMetadata(self, request: Any, context: grpc.aio.ServicerContext) -> Any:  # noqa: N802
-        return pb.ServerMetadataResponse(name=SERVER_NAME, version=__version__, extensions=EXTENSIONS)
+        return pb.ServerMetadataResponse(**v2_metadata.server_metadata())  # the same answer as REST GET /v2
 
     async def ModelMetadata(self, request: Any, context: grpc.aio.ServicerContext) -> Any:  # noqa: N802
         async with self.tracker:
             name = v2_proto.model_name(request.name)
             used, signature = await self.engine.metadata(name, v2_proto.requested_version(request.version))
-            served = v2_proto.served_versions(self.engine.status(name, None), used)
+            served = v2_metadata.served_versions(self.engine.status(name, None), used)
             return v2_proto.metadata_response(name, signature, served)
 
     async def ModelConfig(self, request: Any, context: grpc.aio.ServicerContext) -> Any:  # noqa: N802

@@ -192,7 +192,8 @@ class V2Arrays:
         what = f"input '{item.name}'"
         wanted = spec.dtype.v2_name
         if item.datatype != wanted and not (item.datatype == BF16 and wanted == "FP32"):
-            raise InvalidInput(f"{what}: datatype {item.datatype} does not match the model's {wanted}")
+            # worded as validation's type errors on every other transport (gRPC v2, TF Serving)
+            raise InvalidInput(f"Invalid data type for input '{item.name}'. Obtained datatype {item.datatype}, required {wanted}")
         if item.binary_size is None:
             return convert(spec, json_array(item.data, item.datatype, item.shape, what), rounding_allowed=True)
         array = v2_tensors.from_raw(self.blobs[item.name], item.datatype, item.shape, what)

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from google.protobuf import json_format
 
 from .. import versions
 from ..errors import InvalidInput
@@ -21,10 +22,9 @@ from ..protos import grpc_service_pb2 as pb
 from ..signature import Signature, TensorSpec
 from ..status import AVAILABLE, VersionStatus
 from ..validation import check_names, convert, shape_mismatch
-from . import v2_tensors
+from . import v2_metadata, v2_tensors
 from .limits import DEFAULT_MAX_BYTES
 
-PLATFORM = "openvino"
 # The typed field each datatype's values travel in; FP16 and BF16 have none (raw only).
 CONTENTS_FIELD = {
     "BOOL": "bool_contents",
@@ -40,7 +40,6 @@ _ALL_FIELDS = tuple(sorted(set(CONTENTS_FIELD.values())))
 # Parameters that ask for something ovserve does not do: refused by name rather than silently ignored.
 _UNSUPPORTED_INPUT_PARAMETERS = ("shared_memory_region", "shared_memory_byte_size", "shared_memory_offset")
 _UNSUPPORTED_OUTPUT_PARAMETERS = ("classification", *_UNSUPPORTED_INPUT_PARAMETERS)
-_CONFIG_TYPES = {name: f"TYPE_{'STRING' if name == 'BYTES' else name}" for name in (*CONTENTS_FIELD, "FP16", "BF16")}
 
 
 def model_name(name: str) -> str:
@@ -217,23 +216,9 @@ def infer_response(model: str, version: int, outputs: dict[str, np.ndarray], req
     return response
 
 
-def _tensor_metadata(target: Any, spec: TensorSpec) -> None:
-    target.add(name=spec.name, datatype=spec.dtype.v2_name, shape=spec.metadata_dims())
-
-
 def metadata_response(model: str, signature: Signature, served: list[str]) -> Any:
-    response = pb.ModelMetadataResponse(name=model, versions=served, platform=PLATFORM)
-    for spec in signature.inputs:
-        _tensor_metadata(response.inputs, spec)
-    for spec in signature.outputs:
-        _tensor_metadata(response.outputs, spec)
-    return response
-
-
-def served_versions(statuses: list[VersionStatus], used: int) -> list[str]:
-    """The versions that can serve now (AVAILABLE), as strings, newest last; always including the one just used."""
-    numbers = {status.version for status in statuses if status.state == AVAILABLE} | {used}
-    return [str(number) for number in sorted(numbers)]
+    """ModelMetadataResponse: the same document REST answers (``v2_metadata.model_metadata``)."""
+    return pb.ModelMetadataResponse(**v2_metadata.model_metadata(model, signature, served))
 
 
 def is_ready(statuses: list[VersionStatus], version: int | None) -> bool:
@@ -244,10 +229,5 @@ def is_ready(statuses: list[VersionStatus], version: int | None) -> bool:
 
 
 def config_response(model: str, signature: Signature) -> Any:
-    """Triton's ModelConfig for a served version: types and dims (-1 dynamic); no Triton batching (max_batch_size 0)."""
-    config = pb.ModelConfig(name=model, platform=PLATFORM, backend=PLATFORM, max_batch_size=0)
-    for spec in signature.inputs:
-        config.input.add(name=spec.name, data_type=_CONFIG_TYPES[spec.dtype.v2_name], dims=spec.metadata_dims())
-    for spec in signature.outputs:
-        config.output.add(name=spec.name, data_type=_CONFIG_TYPES[spec.dtype.v2_name], dims=spec.metadata_dims())
-    return pb.ModelConfigResponse(config=config)
+    """Triton's ModelConfigResponse: the same ModelConfig REST answers as JSON (``v2_metadata.model_config``)."""
+    return pb.ModelConfigResponse(config=json_format.ParseDict(v2_metadata.model_config(model, signature), pb.ModelConfig()))

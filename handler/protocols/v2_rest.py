@@ -2,7 +2,7 @@
 
 The Sanic server and the Lambda adapter both answer these paths. ``path`` is
 the decoded URL path (``/v2``, ``/v2/health/live``,
-``/v2/models/{m}[/versions/{v}][/ready|/infer]``). The framing of an infer
+``/v2/models/{m}[/versions/{v}][/ready|/config|/infer]``). The framing of an infer
 body comes from the ``Inference-Header-Content-Length`` header alone, never
 from Content-Type (the sync tritonclient sends none, the aio one sends
 octet-stream), so no content type is refused here. Failures are raised as the
@@ -13,20 +13,17 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from importlib import metadata
 
 import orjson
 
 from .. import offload, versions
-from ..codecs import answer_size, v2_binary, v2_json
+from ..codecs import answer_size, v2_binary, v2_json, v2_metadata
 from ..engine import Engine, InferRequest
 from ..errors import InvalidInput, MethodNotAllowed, NotFound, NotReady
 from ..status import AVAILABLE
 
 JSON = "application/json"
 OCTET_STREAM = "application/octet-stream"
-# What is implemented; model_configuration, statistics, model_repository and shared memory are not (yet).
-EXTENSIONS = ["binary_tensor_data"]
 _MODEL = re.compile(r"^/v2/models/(?P<model>[^/]+)(?:/versions/(?P<version>[^/]+))?(?P<action>/[a-z_]+)?$")
 
 
@@ -44,13 +41,6 @@ def _json(document: object, status: int = 200) -> Answer:
     return Answer(orjson.dumps(document), JSON, status)
 
 
-def _version() -> str:
-    try:
-        return metadata.version("ovserve")
-    except metadata.PackageNotFoundError:
-        return "0"
-
-
 def handles(path: str) -> bool:
     """Whether ``path`` (decoded, without query) belongs to the v2 API."""
     return path == "/v2" or path.startswith("/v2/")
@@ -62,7 +52,7 @@ async def handle(engine: Engine, method: str, path: str, body: bytes, header_len
     path = path.rstrip("/") or "/"
     if path == "/v2":
         _expect(method, "GET", path)
-        return _json({"name": "ovserve", "version": _version(), "extensions": EXTENSIONS})
+        return _json(v2_metadata.server_metadata())
     if path == "/v2/health/live":
         _expect(method, "GET", path)
         return _json({"live": True})
@@ -75,7 +65,7 @@ async def handle(engine: Engine, method: str, path: str, body: bytes, header_len
     match = _MODEL.match(path)
     if match is None:
         raise NotFound(f"no such endpoint: {path}; expected /v2, /v2/health/live|ready or /v2/models/{{m}}[/versions/{{v}}]"
-                       "[/ready|/infer]")
+                       "[/ready|/config|/infer]")
     model, version, action = match["model"], versions.from_text(match["version"]), match["action"]
     if action is None:
         _expect(method, "GET", path)
@@ -83,13 +73,17 @@ async def handle(engine: Engine, method: str, path: str, body: bytes, header_len
     if action == "/ready":
         _expect(method, "GET", path)
         return _ready(engine, model, version)
+    if action == "/config":
+        _expect(method, "GET", path)
+        _, signature = await engine.metadata(model, version)
+        return _json(v2_metadata.model_config(model, signature))
     if action == "/infer":
         _expect(method, "POST", path)
         if content_encoding and content_encoding.strip().lower() not in ("", "identity"):
             raise InvalidInput(f"Content-Encoding {content_encoding!r} is not supported; send the body uncompressed")
         return await infer(engine, model, version, body, header_length)
-    raise NotFound(f"{action!r} is not available on {path}; this server implements /ready and /infer (extensions: "
-                   f"{EXTENSIONS})")
+    raise NotFound(f"{action!r} is not available on {path}; this server implements /ready, /config and /infer "
+                   f"(extensions: {list(v2_metadata.EXTENSIONS)})")
 
 
 def _expect(method: str, wanted: str, path: str) -> None:
@@ -98,14 +92,10 @@ def _expect(method: str, wanted: str, path: str) -> None:
 
 
 async def _metadata(engine: Engine, model: str, version: int | None) -> Answer:
+    """The same document as gRPC ModelMetadata: every AVAILABLE version, with the one that answered."""
     served, signature = await engine.metadata(model, version)
-
-    def tensors(specs: tuple) -> list[dict]:
-        return [{"name": s.name, "datatype": s.dtype.v2_name, "shape": s.metadata_dims() if s.shape is not None else [-1]}
-                for s in specs]
-
-    return _json({"name": model, "versions": [str(served)], "platform": "openvino",
-                  "inputs": tensors(signature.inputs), "outputs": tensors(signature.outputs)})
+    versions_now = v2_metadata.served_versions(engine.status(model, None), served)
+    return _json(v2_metadata.model_metadata(model, signature, versions_now))
 
 
 def _ready(engine: Engine, model: str, version: int | None) -> Answer:

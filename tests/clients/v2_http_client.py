@@ -5,7 +5,7 @@ process of that venv. stdin: ``{"url": "host:port", "aio": false, "calls": [...]
 
     {"call": "infer", "model": "m", "version": "2", "binary_in": true, "binary_out": true,
      "outputs": ["y"], "inputs": {"x": {"value": [[1.0]], "dtype": "float32", "datatype": "FP32"}}}
-    {"call": "health"}  {"call": "metadata", "model": "m"}
+    {"call": "health"}  {"call": "metadata", "model": "m"}  {"call": "config", "model": "m", "version": "1"}
 
 ("version" and "outputs" are optional; without "outputs" tritonclient asks for every output,
 with binary_data_output as it does by default.) BYTES values are lists of strings.
@@ -62,6 +62,8 @@ def run_sync(url: str, calls: list[dict]) -> list[dict]:
             elif call["call"] == "metadata":
                 results.append({"ready": client.is_model_ready(call["model"], call.get("version", "")),
                                 "metadata": client.get_model_metadata(call["model"], call.get("version", ""))})
+            elif call["call"] == "config":
+                results.append({"config": client.get_model_config(call["model"], call.get("version", ""))})
             elif call.get("async"):
                 pending = client.async_infer(call["model"], _inputs(call), model_version=call.get("version", ""),
                                              outputs=_outputs(call))
@@ -87,6 +89,8 @@ async def run_aio(url: str, calls: list[dict]) -> list[dict]:
                 elif call["call"] == "metadata":
                     results.append({"ready": await client.is_model_ready(call["model"], call.get("version", "")),
                                     "metadata": await client.get_model_metadata(call["model"], call.get("version", ""))})
+                elif call["call"] == "config":
+                    results.append({"config": await client.get_model_config(call["model"], call.get("version", ""))})
                 else:
                     result = await client.infer(call["model"], _inputs(call), model_version=call.get("version", ""),
                                                 outputs=_outputs(call))

@@ -83,7 +83,7 @@ def answer(results: list[dict], index: int) -> dict:
 def test_health_and_server_metadata(results):
     assert [answer(results, i) for i in (0, 1)] == [{"live": True}, {"ready": True}]
     metadata = answer(results, 2)
-    assert metadata["name"] == "ovserve" and metadata["extensions"] == ["model_configuration"]
+    assert metadata["name"] == "ovserve" and metadata["extensions"] == ["binary_tensor_data", "model_configuration"]
     assert answer(results, 3) == {"ready": True} and answer(results, 4) == {"ready": True}
     assert results[5]["error"]["status"] == "StatusCode.NOT_FOUND"
 

@@ -77,11 +77,29 @@ def split_answer(response: httpx.Response) -> tuple[dict, bytes]:
 def test_server_metadata_and_health(served: Served) -> None:
     for path in ("/v2", "/v2/"):
         body = served.client.get(path).json()
-        assert body["name"] == "ovserve" and "binary_tensor_data" in body["extensions"] and body["version"]
+        assert body["name"] == "ovserve" and body["version"]
+        assert body["extensions"] == ["binary_tensor_data", "model_configuration"]  # the list gRPC ServerMetadata gives
     live = served.client.get("/v2/health/live")
     assert live.status_code == 200 and live.json() == {"live": True}
     assert live.headers["content-type"] == "application/json"
     assert served.client.get("/v2/health/ready?test_1=1").json() == {"ready": True}
+
+
+def test_model_config(served: Served) -> None:
+    """model_configuration: Triton's ModelConfig as JSON, the same document gRPC ModelConfig carries."""
+    for path in ("/v2/models/ints/config", "/v2/models/ints/versions/1/config", "/v2/models/ints/config/?x=1"):
+        answer = served.client.get(path)
+        assert answer.status_code == 200 and answer.headers["content-type"] == "application/json", answer.text
+        assert answer.json() == {"name": "ints", "platform": "openvino", "backend": "openvino", "max_batch_size": 0,
+                                 "input": [{"name": "values", "data_type": "TYPE_INT64", "dims": [-1, 4]}],
+                                 "output": [{"name": "total", "data_type": "TYPE_INT64", "dims": [-1]}]}
+    two = served.client.get("/v2/models/two/config").json()
+    assert [(t["name"], t["data_type"], t["dims"]) for t in two["input"]] == [("a", "TYPE_FP32", [-1, 3]), ("b", "TYPE_FP32", [-1, 3])]
+    assert served.client.get("/v2/models/half/config").json()["input"][0]["data_type"] == "TYPE_FP16"
+    assert served.client.get("/v2/models/echo/config").json()["output"][0]["data_type"] == "TYPE_STRING"
+    assert_error(served.client.get("/v2/models/nope/config"), 404, "nope")
+    assert_error(served.client.get("/v2/models/ver/versions/7/config"), 404, "7")
+    assert served.client.post("/v2/models/ints/config").status_code == 405
 
 
 def test_model_metadata_and_ready(served: Served) -> None:
@@ -90,8 +108,9 @@ def test_model_metadata_and_ready(served: Served) -> None:
                     "inputs": [{"name": "a", "datatype": "FP32", "shape": [-1, 3]}, {"name": "b", "datatype": "FP32", "shape": [-1, 3]}],
                     "outputs": [{"name": "sum", "datatype": "FP32", "shape": [-1, 3]},
                                 {"name": "product", "datatype": "FP32", "shape": [-1, 3]}]}
-    assert served.client.get("/v2/models/ver").json()["versions"] == ["2"]
-    assert served.client.get("/v2/models/ver/versions/1").json()["versions"] == ["1"]
+    # every version that can be asked for, as gRPC ModelMetadata lists them, whichever one answered
+    assert served.client.get("/v2/models/ver").json()["versions"] == ["1", "2"]
+    assert served.client.get("/v2/models/ver/versions/1").json()["versions"] == ["1", "2"]
     assert served.client.get("/v2/models/half").json()["inputs"][0]["datatype"] == "FP16"
     assert served.client.get("/v2/models/echo").json()["inputs"][0]["datatype"] == "BYTES"
     assert served.client.get("/v2/models/add/ready").json() == {"name": "add", "ready": True}

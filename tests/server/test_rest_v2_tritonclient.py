@@ -81,10 +81,13 @@ def test_tritonclient_http(server: tuple[Server, Path], aio: bool) -> None:
         {"call": "infer", "model": "two", "inputs": {"a": {"value": [[1, 2, 3]], "dtype": "int32", "datatype": "INT32"},
                                                       "b": {"value": [[1, 2, 3]], "dtype": "int32", "datatype": "INT32"}}},
         {"call": "metadata", "model": "nope"},
+        {"call": "config", "model": "ver", "version": "2"},
+        {"call": "config", "model": "echo"},
     ]
-    (health, meta, default, json_only, one, half, strings, strings_json, v1, v2, wrong_type, unknown) = run_client(served, calls, aio)
+    (health, meta, default, json_only, one, half, strings, strings_json, v1, v2, wrong_type, unknown, config,
+     echo_config) = run_client(served, calls, aio)
     assert health["live"] and health["ready"] and health["metadata"]["name"] == "ovserve"
-    assert meta["ready"] and meta["metadata"]["versions"] == ["1"]
+    assert meta["ready"] and meta["metadata"]["versions"] == ["1", "2"]
     for name in ("sum", "product"):
         np.testing.assert_array_equal(np.array(default["outputs"][name]["value"], np.float32), expected[name])
     assert list(json_only["outputs"]) == ["product"]
@@ -98,3 +101,8 @@ def test_tritonclient_http(server: tuple[Server, Path], aio: bool) -> None:
     assert v2["model_version"] == "2" and v2["outputs"]["y"]["value"] == [[3.0] * 10]
     assert "datatype INT32" in wrong_type["error"] and wrong_type["status"] == "400"
     assert "nope" in unknown["error"]
+    assert health["metadata"]["extensions"] == ["binary_tensor_data", "model_configuration"]
+    assert config["config"] == {"name": "ver", "platform": "openvino", "backend": "openvino", "max_batch_size": 0,
+                                "input": [{"name": "x", "data_type": "TYPE_FP32", "dims": [1, 10]}],
+                                "output": [{"name": "y", "data_type": "TYPE_FP32", "dims": [1, 10]}]}
+    assert [t["data_type"] for t in echo_config["config"]["input"]] == ["TYPE_STRING"]
