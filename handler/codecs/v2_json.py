@@ -22,7 +22,7 @@ from ..errors import InvalidInput
 from ..signature import Signature, TensorSpec
 from ..validation import check_names, convert
 from . import v2_tensors
-from .v2_tensors import BF16, BYTES
+from .v2_tensors import BYTES
 
 _UNSUPPORTED_PARAMETERS = ("shared_memory_region", "shared_memory_byte_size", "shared_memory_offset")
 
@@ -190,10 +190,8 @@ class V2Arrays:
 
     def _array(self, item: V2Input, spec: TensorSpec) -> np.ndarray:
         what = f"input '{item.name}'"
-        wanted = spec.dtype.v2_name
-        if item.datatype != wanted and not (item.datatype == BF16 and wanted == "FP32"):
-            # worded as validation's type errors on every other transport (gRPC v2, TF Serving)
-            raise InvalidInput(f"Invalid data type for input '{item.name}'. Obtained datatype {item.datatype}, required {wanted}")
+        # A declared datatype other than the model's is converted when no value changes (INT32 into FP32), exactly as
+        # on gRPC v2 and the TF Serving API, and refused otherwise with the same message (validation.convert).
         if item.binary_size is None:
             return convert(spec, json_array(item.data, item.datatype, item.shape, what), rounding_allowed=True)
         array = v2_tensors.from_raw(self.blobs[item.name], item.datatype, item.shape, what)

@@ -200,7 +200,8 @@ def test_int64_json(served: Served) -> None:
 
 
 @pytest.mark.parametrize(("body", "fragment"), [
-    ({"inputs": [{"name": "x", "shape": [1, 10], "datatype": "INT32", "data": [0] * 10}]}, "datatype INT32"),
+    ({"inputs": [{"name": "x", "shape": [1, 10], "datatype": "BOOL", "data": [True] * 10}]}, "Obtained DT_BOOL"),
+    ({"inputs": [{"name": "x", "shape": [1, 10], "datatype": "INT64", "data": [2**24 + 1] * 10}]}, "converting would change values"),
     ({"inputs": [{"name": "x", "shape": [1, 10], "datatype": "FP32", "data": [0] * 9}]}, "holds 10 elements"),
     ({"inputs": [{"name": "x", "shape": [1000000, 1000000], "datatype": "FP32", "data": [0]}]}, "too large"),
     ({"inputs": [{"name": "y", "shape": [1, 10], "datatype": "FP32", "data": [0] * 10}]}, "not found in signature"),
@@ -242,3 +243,11 @@ def test_wrong_method_and_unknown_paths(served: Served) -> None:
     good = {"inputs": [{"name": "x", "shape": [1, 10], "datatype": "FP32", "data": [0] * 10}]}
     assert_error(served.client.post("/v2/models/nope/infer", json=good), 404, "nope")
     assert_error(served.client.post("/v2/models/add/infer", json=good, headers={"Content-Encoding": "gzip"}), 400, "gzip")
+
+
+def test_a_datatype_that_converts_without_changing_a_value_is_served_as_on_every_other_api(served: Served) -> None:
+    """INT32 values into an FP32 input: the TF Serving API's rule (and gRPC v2's), not a 400."""
+    body = {"inputs": [{"name": "x", "shape": [1, 10], "datatype": "INT32", "data": list(range(10))}]}
+    answer = served.client.post("/v2/models/add/infer", json=body)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["outputs"][0]["data"] == [float(i + 1) for i in range(10)]

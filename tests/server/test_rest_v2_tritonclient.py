@@ -78,8 +78,8 @@ def test_tritonclient_http(server: tuple[Server, Path], aio: bool) -> None:
         {"call": "infer", "model": "ver", "version": "1",
          "inputs": {"x": {"value": [[1.0] * 10], "dtype": "float32", "datatype": "FP32"}}},
         {"call": "infer", "model": "ver", "inputs": {"x": {"value": [[1.0] * 10], "dtype": "float32", "datatype": "FP32"}}},
-        {"call": "infer", "model": "two", "inputs": {"a": {"value": [[1, 2, 3]], "dtype": "int32", "datatype": "INT32"},
-                                                      "b": {"value": [[1, 2, 3]], "dtype": "int32", "datatype": "INT32"}}},
+        {"call": "infer", "model": "two", "inputs": {"a": {"value": [[True, False, True]], "dtype": "bool", "datatype": "BOOL"},
+                                                      "b": {"value": [[True, False, True]], "dtype": "bool", "datatype": "BOOL"}}},
         {"call": "metadata", "model": "nope"},
         {"call": "config", "model": "ver", "version": "2"},
         {"call": "config", "model": "echo"},
@@ -99,7 +99,9 @@ def test_tritonclient_http(server: tuple[Server, Path], aio: bool) -> None:
     assert strings_json["outputs"]["text"]["value"] == ["json", "ok"]
     assert v1["model_version"] == "1" and v1["outputs"]["y"]["value"] == [[2.0] * 10]
     assert v2["model_version"] == "2" and v2["outputs"]["y"]["value"] == [[3.0] * 10]
-    assert "datatype INT32" in wrong_type["error"] and wrong_type["status"] == "400"
+    # a datatype no value converts from (the TF Serving API's rule: convert only when no value changes)
+    assert "Invalid data type for input 'a'" in wrong_type["error"] and "DT_BOOL" in wrong_type["error"], wrong_type
+    assert wrong_type["status"] == "400"
     assert "nope" in unknown["error"]
     assert health["metadata"]["extensions"] == ["binary_tensor_data", "model_configuration"]
     assert config["config"] == {"name": "ver", "platform": "openvino", "backend": "openvino", "max_batch_size": 0,
