@@ -16,8 +16,11 @@ NPY = "application/x-npy"
 NPZ = "application/x-npz"
 MSGPACK = "application/msgpack"
 PROTOBUF = "application/x-protobuf"
+# A KServe v2 body with binary tensor data, as SageMaker users of AWS's Triton containers send it:
+# ``;json-header-size=N`` (N bytes of JSON header, then the raw tensors) is its one parameter (sagemaker_v2).
+V2_BINARY = "application/vnd.sagemaker-triton.binary+json"
 
-SUPPORTED = (JSON, JSONLINES, CSV, NPY, NPZ, MSGPACK, PROTOBUF)
+SUPPORTED = (JSON, JSONLINES, CSV, NPY, NPZ, MSGPACK, PROTOBUF, V2_BINARY)
 
 # Other spellings seen in the wild (SDK serializers, RFC drafts, curl defaults).
 _ALIASES = {

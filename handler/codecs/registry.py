@@ -19,12 +19,14 @@ import numpy as np
 from ..errors import InvalidInput
 from ..infer_request import ArrayBuilder, InferRequest
 from ..signature import Signature
-from . import answer_size, chunked_json, csv_rows, json_lines, media_types, numpy_files, tfs_json
+from . import answer_size, chunked_json, csv_rows, json_lines, media_types, numpy_files, sagemaker_v2, tfs_json
 from .limits import DEFAULT_MAX_BYTES, DEFAULT_MAX_RESPONSE_BYTES
+from .v2_json import V2Arrays, V2Request
 
 ROW, COLUMN = tfs_json.ROW, tfs_json.COLUMN
 AUTO = "auto"  # JSON answers to non-JSON requests: row form when the outputs allow it
 LINES = "lines"  # JSON answers to a JSON body of several lines: one line per record
+V2 = "v2"  # a KServe v2 infer request (JSON or binary): its JSON answers are v2 answers
 
 
 @dataclass(frozen=True)
@@ -34,13 +36,22 @@ class Decoded:
     arrays: ArrayBuilder
     form: str = AUTO
     records: bool = False
-    model: str | None = None  # x-protobuf requests name their model...
+    model: str | None = None  # x-protobuf requests name their model (v2 ones may: model_name)...
     version: int | None = None  # ...and may name a version
     output_filter: list[str] | None = None
     work_bytes: int = 0  # what building the arrays may decode or expand to: large ones build off the event loop
+    v2: V2Request | None = None  # form V2: the request, whose id, parameters and binary_data flags shape the answer
+
+    @property
+    def model_field(self) -> str:
+        """Where the body names its model, for messages."""
+        return '"model_name"' if self.v2 is not None else "model_spec.name"
 
     def request(self, model: str, version: int | None) -> InferRequest:
         """The engine's request for ``model``: the arrays, records flag, output filter and size as decoded."""
+        if self.v2 is not None:
+            return InferRequest(model, version, self.arrays, output_filter=self.output_filter, work_bytes=self.work_bytes,
+                                parameters=self.v2.parameters, request_id=self.v2.request_id)
         return InferRequest(model, version, self.arrays, output_filter=self.output_filter, records=self.records,
                             work_bytes=self.work_bytes)
 
@@ -86,14 +97,27 @@ def _json_records(body: bytes) -> tfs_json.JsonPredictRequest | None:
         return None
 
 
-def decode(media_type: str, body: bytes, max_bytes: int = DEFAULT_MAX_BYTES) -> Decoded:
-    """Parse ``body`` as ``media_type`` (a canonical type from media_types); InvalidInput when it is not one."""
-    decoded = _decode(media_type, body, max_bytes)
+def _v2(found: sagemaker_v2.V2Body, body: bytes) -> Decoded:
+    return Decoded(V2Arrays(found.request, found.blobs), form=V2, model=found.model, output_filter=found.request.outputs,
+                   work_bytes=len(body), v2=found.request)
+
+
+def decode(media_type: str, body: bytes, max_bytes: int = DEFAULT_MAX_BYTES, content_type: str | None = None) -> Decoded:
+    """Parse ``body`` as ``media_type`` (a canonical type from media_types); InvalidInput when it is not one.
+
+    ``content_type`` is the request's full header, for the parameters a type carries (``json-header-size``).
+    """
+    decoded = _decode(media_type, body, max_bytes, content_type)
     return decoded if decoded.work_bytes else replace(decoded, work_bytes=len(body))
 
 
-def _decode(media_type: str, body: bytes, max_bytes: int) -> Decoded:
+def _decode(media_type: str, body: bytes, max_bytes: int, content_type: str | None) -> Decoded:
+    if media_type == media_types.V2_BINARY:
+        return _v2(sagemaker_v2.parse_binary(body, content_type, max_bytes), body)
     if media_type == media_types.JSON:
+        found = sagemaker_v2.parse_json(body, max_bytes)  # None: not a v2 request, so a TF Serving body
+        if found is not None:
+            return _v2(found, body)
         try:
             parsed = tfs_json.parse_predict(body, allow_bare=True)
         except InvalidInput:
@@ -142,6 +166,36 @@ def _json(outputs: dict[str, np.ndarray], form: str) -> bytes:
         return chunked_json.encode_predict(outputs, COLUMN)
 
 
+def _v2_size(request: V2Request, outputs: dict[str, np.ndarray]) -> int:
+    """An upper bound of a v2 answer: binary outputs cost their bytes, the others their JSON text."""
+    text = {name: array for name, array in outputs.items() if not request.wants_binary(name)}
+    return answer_size.text_bytes(text) + sum(array.nbytes for name, array in outputs.items() if name not in text)
+
+
+def encode_typed(
+    media_type: str, outputs: dict[str, np.ndarray], form: str, model: str, version: int,
+    max_bytes: int = DEFAULT_MAX_RESPONSE_BYTES, v2: V2Request | None = None,
+) -> tuple[bytes, str]:
+    """(body, Content-Type) for ``outputs`` as ``media_type``: ``encode``, plus the v2 answers.
+
+    A v2 request (``v2``) answered as JSON gets a v2 answer with every output as
+    JSON data; answered as ``V2_BINARY``, its binary_data flags hold, and any
+    other request's outputs all go binary. The binary type's Content-Type names
+    the answer's ``json-header-size``; an answer with no binary output is
+    ``application/json``, as Triton's SageMaker server answers.
+    """
+    if media_type == media_types.V2_BINARY or (media_type == media_types.JSON and v2 is not None):
+        request = v2 or sagemaker_v2.ALL_BINARY
+        if media_type == media_types.JSON:
+            request = sagemaker_v2.only_json(request)
+        answer_size.check(_v2_size(request, outputs), max_bytes, media_type)
+        try:
+            return sagemaker_v2.encode(model, version, request, outputs)
+        except TypeError as exc:
+            raise InvalidInput(f"the model's output cannot be written as a KServe v2 answer: {exc}") from None
+    return encode(media_type, outputs, form, model, version, max_bytes), media_type
+
+
 def encode(
     media_type: str, outputs: dict[str, np.ndarray], form: str, model: str, version: int,
     max_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
@@ -150,6 +204,8 @@ def encode(
 
     PayloadTooLarge, before anything is written, when the answer could exceed ``max_bytes``.
     """
+    if media_type == media_types.V2_BINARY:
+        return encode_typed(media_type, outputs, form, model, version, max_bytes)[0]
     answer_size.check(answer_size.estimate(media_type, outputs), max_bytes, media_type)
     if media_type == media_types.JSON:
         try:

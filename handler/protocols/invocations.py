@@ -1,11 +1,13 @@
 """SageMaker's ``/invocations`` semantics without a web framework, shared by the SageMaker and Lambda adapters.
 
 The body is decoded by its content type and answered in the type ``Accept``
-picks (default: the endpoint's, else JSON). Record formats (CSV, JSON Lines)
+picks (default: the endpoint's, else JSON). A KServe v2 body (JSON, or
+SageMaker's Triton binary type) with no ``Accept`` of its own is answered as
+v2, as AWS's Triton container answers it. Record formats (CSV, JSON Lines)
 run in the model's batch size and answer one record per record. The model is
-chosen by custom attributes, then by a name the body carries (x-protobuf),
-then by the endpoint's default; a body naming a model the endpoint does not
-serve is a 400. Large bodies are decoded, and large answers encoded, on a
+chosen by custom attributes, then by a name the body carries (x-protobuf's
+``model_spec.name``, v2's ``model_name``), then by the endpoint's default; a
+body naming a model the endpoint does not serve is a 400. Large bodies are decoded, and large answers encoded, on a
 worker thread (``offload``); an answer over ``engine.max_response_bytes`` is
 refused before it is encoded.
 """
@@ -16,7 +18,7 @@ import logging
 from dataclasses import dataclass
 
 from .. import offload
-from ..codecs import answer_size, media_types, registry
+from ..codecs import answer_size, media_types, registry, sagemaker_v2
 from ..engine import Engine
 from ..errors import InvalidInput, NotFound
 from . import custom_attributes
@@ -38,24 +40,25 @@ class Answer:
     content_type: str
 
 
-def _model_for(engine: Engine, defaults: Defaults, requested: str | None, from_body: str | None, fixed: str | None) -> str:
+def _model_for(engine: Engine, defaults: Defaults, requested: str | None, from_body: str | None, fixed: str | None,
+               field: str = "model_spec.name") -> str:
     """The model to run: fixed by the path, else custom attributes, else the body's name, else the default.
 
-    A name in the body (an x-protobuf ``model_spec.name``) must be a model this
+    A name in the body (an x-protobuf ``model_spec.name``, a v2 ``model_name``: ``field``) must be a model this
     endpoint serves (the fixed one, on a multi-model ``/models/{name}/invoke``);
     anything else is a 400 naming what was expected, never an answer from
     another model. An empty name means the endpoint's default.
     """
     if fixed is not None:
         if from_body is not None and from_body != fixed:
-            raise _wrong_body_model(from_body, [fixed])
+            raise _wrong_body_model(from_body, [fixed], field)
         return fixed
     if requested is not None:
         return requested  # the custom attribute wins over the body, as in AWS's TF Serving container
     served = engine.model_names()
     if from_body is not None:
         if from_body not in served:
-            raise _wrong_body_model(from_body, served)
+            raise _wrong_body_model(from_body, served, field)
         return from_body
     if defaults.model is not None:
         return defaults.model
@@ -64,10 +67,11 @@ def _model_for(engine: Engine, defaults: Defaults, requested: str | None, from_b
     return served[0]
 
 
-def _wrong_body_model(named: str, served: list[str]) -> InvalidInput:
+def _wrong_body_model(named: str, served: list[str], field: str) -> InvalidInput:
+    what = "the PredictRequest" if field == "model_spec.name" else "the infer request"
     return InvalidInput(
-        f"the PredictRequest names model {named[:100]!r}, which this endpoint does not serve; expected "
-        f"model_spec.name to be one of {served[:20]} or empty (the endpoint's default), or pick the model with the "
+        f"{what} names model {named[:100]!r}, which this endpoint does not serve; expected "
+        f"{field} to be one of {served[:20]} or empty (the endpoint's default), or pick the model with the "
         "custom attribute tfs-model-name"
     )
 
@@ -87,12 +91,18 @@ async def invoke(
     target = custom_attributes.parse(attributes)
     if log.isEnabledFor(logging.DEBUG):
         log.debug("invocation", extra={"content_type": body_type, "accept": answer_type, "bytes": len(body)})
-    decoded = await offload.sized(len(body), lambda: registry.decode(body_type, body))
-    name = _model_for(engine, defaults, target.model, decoded.model, model)
+    decoded = await offload.sized(len(body), lambda: registry.decode(body_type, body, content_type=content_type))
+    v2 = decoded.v2
+    if v2 is not None:  # no Accept (or */*): a v2 answer, binary-framed when the request asks for binary outputs
+        chosen = media_types.response_type(accept, "")
+        answer_type = chosen or media_types.V2_BINARY
+        if chosen == media_types.V2_BINARY:  # asked for by name: outputs without a binary_data flag of their own go binary
+            v2 = sagemaker_v2.binary_by_default(v2)
+    name = _model_for(engine, defaults, target.model, decoded.model, model, decoded.model_field)
     version = target.version if target.version is not None else decoded.version
     prediction = await engine.predict(decoded.request(name, version))
     outputs = prediction.outputs
-    encoded = await offload.sized(answer_size.estimate(answer_type, outputs), lambda: registry.encode(
-        answer_type, outputs, decoded.form, prediction.model, prediction.version, engine.max_response_bytes
+    encoded, encoded_type = await offload.sized(answer_size.estimate(answer_type, outputs), lambda: registry.encode_typed(
+        answer_type, outputs, decoded.form, prediction.model, prediction.version, engine.max_response_bytes, v2
     ))  # encode refuses an answer over the limit before writing any of it
-    return Answer(encoded, answer_type)
+    return Answer(encoded, encoded_type)

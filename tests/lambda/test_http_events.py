@@ -214,3 +214,74 @@ def test_out_of_memory_is_507_on_invocations_and_503_on_tf_serving_paths(start_f
     _, answer = function.invoke(http_v2("POST", "/invocations", body=json.dumps({"inputs": [2, 3]}),
                                         headers={"Content-Type": "application/json"}))
     assert answer["statusCode"] == 200 and json.loads(answer["body"]) == {"outputs": [[0.0] * 3] * 2}
+
+
+V2_BINARY = "application/vnd.sagemaker-triton.binary+json"
+
+
+def v2_request(binary: bool, **extra) -> tuple[bytes, int]:
+    """A v2 infer body for X (JSON data, or the binary tensor data extension) and its JSON header's length."""
+    entry = {"name": "x", "shape": list(X.shape), "datatype": "FP32"}
+    entry.update({"parameters": {"binary_data_size": X.nbytes}} if binary else {"data": X.ravel().tolist()})
+    header = json.dumps({"inputs": [entry], **extra}).encode()
+    return header + (X.astype("<f4").tobytes() if binary else b""), len(header)
+
+
+def v2_answer_y(body: bytes, header_length: int | None = None) -> np.ndarray:
+    header = json.loads(body[:header_length] if header_length else body)
+    (output,) = header["outputs"]
+    assert output["name"] == "y" and output["datatype"] == "FP32" and output["shape"] == list(X.shape)
+    if header_length is None:
+        return np.array(output["data"], np.float32).reshape(X.shape)
+    assert output["parameters"]["binary_data_size"] == len(body) - header_length
+    return np.frombuffer(body[header_length:], "<f4").reshape(X.shape)
+
+
+@pytest.mark.parametrize("kind", EVENTS)
+def test_v2_infer_events_json_and_binary(function, kind):
+    make = EVENTS[kind]
+    body, _ = v2_request(binary=False, id="lambda-1")
+    status, answer = function.invoke(make("POST", "/v2/models/model/versions/1/infer", body=body,
+                                          headers={"Content-Type": "application/json"}))
+    assert status == 200 and answer["statusCode"] == 200, answer
+    assert answer["headers"]["Content-Type"] == "application/json" and answer["isBase64Encoded"] is False
+    assert json.loads(answer["body"])["id"] == "lambda-1" and np.array_equal(v2_answer_y(body_of(answer)), X + 1)
+
+    body, header_length = v2_request(binary=True, parameters={"binary_data_output": True})
+    status, answer = function.invoke(make("POST", "/v2/models/model/infer", body=body, binary=True,
+                                          headers={"Inference-Header-Content-Length": str(header_length),
+                                                   "Content-Type": "application/octet-stream"}))
+    assert status == 200 and answer["statusCode"] == 200, answer
+    assert answer["isBase64Encoded"] is True and answer["headers"]["Content-Type"] == "application/octet-stream"
+    out_length = int(answer["headers"]["Inference-Header-Content-Length"])
+    assert np.array_equal(v2_answer_y(body_of(answer), out_length), X + 2)
+    if kind == "rest-v1":
+        assert answer["multiValueHeaders"]["Inference-Header-Content-Length"] == [str(out_length)]
+
+
+def test_v2_infer_errors_are_json_400s(function):
+    body, header_length = v2_request(binary=True)
+    _, answer = function.invoke(http_v2("POST", "/v2/models/model/infer", body=body, binary=True,
+                                        headers={"Inference-Header-Content-Length": str(len(body) + 1)}))
+    assert answer["statusCode"] == 400 and answer["headers"]["Content-Type"] == "application/json"
+    assert "Inference-Header-Content-Length" in json.loads(answer["body"])["error"]
+    _, answer = function.invoke(http_v2("POST", "/v2/models/nope/infer", body=v2_request(binary=False)[0]))
+    assert answer["statusCode"] == 404 and "nope" in json.loads(answer["body"])["error"]
+
+
+@pytest.mark.parametrize("kind", EVENTS)
+def test_v2_bodies_on_invocations(function, kind):
+    make = EVENTS[kind]
+    body, _ = v2_request(binary=False)
+    _, answer = function.invoke(make("POST", "/invocations", body=body, headers={"Content-Type": "application/json"}))
+    assert answer["statusCode"] == 200 and answer["headers"]["Content-Type"] == "application/json", answer
+    assert np.array_equal(v2_answer_y(body_of(answer)), X + 2)
+
+    body, header_length = v2_request(binary=True, outputs=[{"name": "y", "parameters": {"binary_data": True}}])
+    _, answer = function.invoke(make("POST", "/invocations", body=body, binary=True,
+                                     headers={"Content-Type": f"{V2_BINARY};json-header-size={header_length}",
+                                              "X-Amzn-SageMaker-Custom-Attributes": "tfs-model-version=1"}))
+    assert answer["statusCode"] == 200 and answer["isBase64Encoded"] is True, answer
+    prefix = f"{V2_BINARY};json-header-size="
+    assert answer["headers"]["Content-Type"].startswith(prefix)
+    assert np.array_equal(v2_answer_y(body_of(answer), int(answer["headers"]["Content-Type"][len(prefix):])), X + 1)

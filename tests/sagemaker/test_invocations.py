@@ -180,3 +180,90 @@ def test_the_official_tf_serving_client_speaks_x_protobuf(endpoint):
     assert result["status"] == 200 and result["model"] == "pair" and result["version"] == 1
     assert result["outputs"]["sum"]["dtype"] == "float32"
     assert np.allclose(result["outputs"]["sum"]["value"], A + B) and np.allclose(result["outputs"]["product"]["value"], A * B)
+
+
+V2_BINARY = "application/vnd.sagemaker-triton.binary+json"
+
+
+def v2_header(inputs: dict[str, np.ndarray], binary: bool, **extra) -> dict:
+    listed = []
+    for name, array in inputs.items():
+        entry = {"name": name, "shape": list(array.shape), "datatype": "FP32"}
+        entry.update({"parameters": {"binary_data_size": array.nbytes}} if binary else {"data": array.ravel().tolist()})
+        listed.append(entry)
+    return {"inputs": listed, **extra}
+
+
+def v2_binary_body(inputs: dict[str, np.ndarray], **extra) -> tuple[bytes, str]:
+    """What AWS's Triton examples send: tritonclient's body, its JSON header's size in the Content-Type."""
+    header = json.dumps(v2_header(inputs, binary=True, **extra)).encode()
+    return header + b"".join(a.astype("<f4").tobytes() for a in inputs.values()), f"{V2_BINARY};json-header-size={len(header)}"
+
+
+def v2_outputs(reply) -> dict[str, np.ndarray]:
+    """A v2 answer's outputs by name, from JSON data or from the binary part the Content-Type frames."""
+    content_type = reply.headers["content-type"]
+    size = int(content_type.split("json-header-size=")[1]) if "json-header-size=" in content_type else len(reply.content)
+    header, raw, offset, found = json.loads(reply.content[:size]), reply.content[size:], 0, {}
+    for output in header["outputs"]:
+        assert output["datatype"] == "FP32"
+        if "data" in output:
+            found[output["name"]] = np.array(output["data"], np.float32).reshape(output["shape"])
+        else:
+            length = output["parameters"]["binary_data_size"]
+            found[output["name"]] = np.frombuffer(raw[offset:offset + length], "<f4").reshape(output["shape"])
+            offset += length
+    assert offset == len(raw)
+    return found
+
+
+def test_a_v2_json_body_gets_a_v2_json_answer(endpoint):
+    body = json.dumps(v2_header({"a": A, "b": B}, binary=False, id="req-7")).encode()
+    reply = post(endpoint, body, "application/json", attributes="tfs-model-name=pair")
+    assert reply.status_code == 200, reply.text
+    assert reply.headers["content-type"] == "application/json"
+    document = reply.json()
+    assert document["model_name"] == "pair" and document["model_version"] == "1" and document["id"] == "req-7"
+    outputs = v2_outputs(reply)
+    assert np.allclose(outputs["sum"], A + B) and np.allclose(outputs["product"], A * B)
+
+
+def test_a_v2_binary_body_is_answered_in_the_same_type(endpoint):
+    body, content_type = v2_binary_body({"x": X}, outputs=[{"name": "y", "parameters": {"binary_data": True}}])
+    reply = post(endpoint, body, content_type, attributes="tfs-model-version=1")
+    assert reply.status_code == 200, reply.text
+    assert reply.headers["content-type"].startswith(f"{V2_BINARY};json-header-size=")
+    assert np.array_equal(v2_outputs(reply)["y"], X + 1)
+    # Accept still chooses: plain JSON (v2, every output as data), or any other type.
+    reply = post(endpoint, body, content_type, accept="application/json")
+    assert reply.headers["content-type"] == "application/json" and np.array_equal(v2_outputs(reply)["y"], X + 2)
+    reply = post(endpoint, body, content_type, accept="application/x-npy")
+    assert reply.headers["content-type"] == "application/x-npy"
+    assert np.array_equal(only_output(answer("application/x-npy", reply.content)), X + 2)
+
+
+def test_every_body_type_can_ask_for_a_v2_binary_answer(endpoint):
+    for content_type in TYPES:
+        reply = post(endpoint, request_body(content_type, {"x": X}, model="vector"), content_type, V2_BINARY)
+        assert reply.status_code == 200, (content_type, reply.text)
+        assert reply.headers["content-type"].startswith(f"{V2_BINARY};json-header-size="), content_type
+        assert np.allclose(v2_outputs(reply)["y"].reshape(X.shape), X + 2), content_type
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "message"),
+    [
+        (json.dumps({"inputs": [{"name": "x", "shape": [3, 4], "datatype": "FP32", "data": [1, 2]}]}).encode(),
+         "application/json", "holds 12 elements"),
+        (json.dumps({"inputs": [{"name": "x", "shape": [3, 4], "datatype": "FLOAT", "data": [0] * 12}]}).encode(),
+         "application/json", "datatype 'FLOAT' is not supported"),
+        (b'{"inputs": []}' + b"\0" * 8, f"{V2_BINARY};json-header-size=100", "json-header-size is 100, but the body has only 22"),
+        (v2_binary_body({"x": X})[0] + b"\0", v2_binary_body({"x": X})[1], "check the Content-Type's json-header-size"),
+        (json.dumps(v2_header({"x": X}, binary=False, model_name="nope")).encode(), "application/json",
+         "the infer request names model 'nope'"),
+    ],
+)
+def test_bad_v2_bodies_get_400s_naming_the_problem(endpoint, body, content_type, message):
+    reply = post(endpoint, body, content_type)
+    assert reply.status_code == 400 and message in reply.json()["error"], reply.text
+    assert reply.headers["content-type"] == "application/json"

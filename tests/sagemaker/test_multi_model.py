@@ -146,3 +146,25 @@ def test_unloading_gives_the_memory_back_before_answering(endpoint, tmp_path):
     assert endpoint.client.delete("/models/heavy").status_code == 200
     after = rss_bytes(endpoint.process.pid)  # read right after DELETE answered
     assert loaded - after > 100 * 1024 * 1024, (before >> 20, loaded >> 20, after >> 20)
+
+
+def test_invoke_takes_v2_bodies_json_and_binary(endpoint, tmp_path):
+    import json
+
+    from tests.sagemaker.test_invocations import V2_BINARY, v2_binary_body, v2_header, v2_outputs
+
+    url = extracted(tmp_path, "adder", models.add_one(shape=(-1, 3), value=3.0))
+    assert endpoint.client.post("/models", json={"model_name": "adder", "url": url}).status_code == 200
+    x = np.array([[1, 2, 3], [4, 5, 6]], np.float32)
+    reply = endpoint.client.post("/models/adder/invoke", content=json.dumps(v2_header({"x": x}, binary=False)).encode(),
+                                 headers={"Content-Type": "application/json", "X-Amzn-SageMaker-Target-Model": "adder.tar.gz"})
+    assert reply.status_code == 200 and reply.headers["content-type"] == "application/json", reply.text
+    assert reply.json()["model_name"] == "adder" and np.array_equal(v2_outputs(reply)["y"], x + 3)
+    body, content_type = v2_binary_body({"x": x}, parameters={"binary_data_output": True}, model_name="adder")
+    reply = endpoint.client.post("/models/adder/invoke", content=body, headers={"Content-Type": content_type})
+    assert reply.status_code == 200, reply.text
+    assert reply.headers["content-type"].startswith(f"{V2_BINARY};json-header-size=")
+    assert np.array_equal(v2_outputs(reply)["y"], x + 3)
+    body, content_type = v2_binary_body({"x": x}, model_name="other")  # the path names the model; the body may not differ
+    reply = endpoint.client.post("/models/adder/invoke", content=body, headers={"Content-Type": content_type})
+    assert reply.status_code == 400 and "names model 'other'" in reply.json()["error"] and "['adder']" in reply.json()["error"]
