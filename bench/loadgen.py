@@ -3,7 +3,7 @@
 Both are compiled, event-driven clients from Debian, so the client is not the
 bottleneck on 2 cores; their own CPU use is measured (getrusage of children)
 and reported. h2load posts a pre-framed gRPC message (5-byte prefix +
-PredictRequest) with the gRPC headers and logs every request's latency.
+PredictRequest or ModelInferRequest) with the gRPC headers and logs every request's latency.
 """
 
 from __future__ import annotations
@@ -25,6 +25,10 @@ wrk.method = "POST"
 wrk.body = f:read("*a")
 f:close()
 wrk.headers["Content-Type"] = os.getenv("OVSERVE_BENCH_TYPE")
+for line in string.gmatch(os.getenv("OVSERVE_BENCH_HEADERS") or "", "[^\\n]+") do
+  local name, value = line:match("^([^:]+):%s*(.*)$")
+  wrk.headers[name] = value
+end
 """
 
 
@@ -49,7 +53,11 @@ def _ms(value: str, unit: str) -> float:
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
-def wrk(url: str, body: bytes, connections: int, seconds: float, server_pid: int, content_type: str = "application/json") -> Point:
+def wrk(
+    url: str, body: bytes, connections: int, seconds: float, server_pid: int, content_type: str = "application/json",
+    headers: dict[str, str] | None = None,
+) -> Point:
+    """``headers`` are extra request headers (a v2 binary body's ``Inference-Header-Content-Length``)."""
     with tempfile.TemporaryDirectory() as scratch:
         body_file, script = Path(scratch) / "body", Path(scratch) / "post.lua"
         body_file.write_bytes(body)
@@ -58,9 +66,12 @@ def wrk(url: str, body: bytes, connections: int, seconds: float, server_pid: int
         result = subprocess.run(
             ["wrk", "-t1", f"-c{connections}", f"-d{int(seconds)}s", "--latency", "-s", str(script), url],
             capture_output=True, text=True, check=True,
-            env={**os.environ, "OVSERVE_BENCH_BODY": str(body_file), "OVSERVE_BENCH_TYPE": content_type},
+            env={**os.environ, "OVSERVE_BENCH_BODY": str(body_file), "OVSERVE_BENCH_TYPE": content_type,
+                 "OVSERVE_BENCH_HEADERS": "\n".join(f"{k}: {v}" for k, v in (headers or {}).items())},
         )
         elapsed = time.perf_counter() - started
+    if result.stderr.strip():  # a script wrk cannot load leaves it sending GETs without a body: never a measurement
+        raise RuntimeError(f"wrk: {result.stderr.strip()}")
     out = result.stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     percentiles = dict(re.findall(r"^\s+(50|99)%\s+([\d.]+\w+)", out, re.MULTILINE))

@@ -18,15 +18,17 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
+import grpc
 import numpy as np
 import openvino as ov
 import orjson
 
 from ovserve.handler.codecs import tensor_proto
-from ovserve.handler.protos import serving_apis_pb2
+from ovserve.handler.protos import grpc_service_pb2, serving_apis_pb2
 
 from . import codec_cost, loadgen, models, raw
 from .cold_start import first_answer, free_port
@@ -37,6 +39,8 @@ from .stats import Point, interleaved, median_point
 THROUGHPUT = {"PERFORMANCE_HINT": "THROUGHPUT"}
 LATENCY = {"PERFORMANCE_HINT": "LATENCY"}
 PREDICT = "/tensorflow.serving.PredictionService/Predict"
+MODEL_INFER = "/inference.GRPCInferenceService/ModelInfer"
+HEADER_LENGTH = "Inference-Header-Content-Length"
 SHAPES = {"tiny": (1, 10), "resnet50": (1, 3, 224, 224)}
 INPUT = {"tiny": "x", "resnet50": "image"}
 PROPERTIES = {"tiny": LATENCY, "resnet50": THROUGHPUT}
@@ -51,6 +55,48 @@ def _grpc_request(model: str, array: np.ndarray) -> bytes:
     request.model_spec.name = model
     tensor_proto.fill(request.inputs[INPUT[model]], array)
     return request.SerializeToString()
+
+
+def _v2_input(model: str, array: np.ndarray) -> dict:
+    return {"name": INPUT[model], "shape": list(array.shape), "datatype": "FP32"}
+
+
+def _v2_json_body(model: str, array: np.ndarray) -> bytes:
+    """A v2 REST JSON infer request as tritonclient sends it: flat data, JSON answers."""
+    return orjson.dumps({"inputs": [{**_v2_input(model, array), "data": array.ravel()}]}, option=orjson.OPT_SERIALIZE_NUMPY)
+
+
+def _v2_binary_body(model: str, array: np.ndarray) -> tuple[bytes, dict[str, str]]:
+    """A binary tensor data request (JSON header + raw bytes, binary answers asked for) and its extra headers."""
+    header = orjson.dumps({
+        "inputs": [{**_v2_input(model, array), "parameters": {"binary_data_size": array.nbytes}}],
+        "parameters": {"binary_data_output": True},
+    })
+    return header + array.tobytes(), {HEADER_LENGTH: str(len(header))}
+
+
+def _v2_grpc_request(model: str, array: np.ndarray) -> bytes:
+    request = grpc_service_pb2.ModelInferRequest(model_name=model)
+    tensor = request.inputs.add()
+    tensor.name, tensor.datatype = INPUT[model], "FP32"
+    tensor.shape.extend(array.shape)
+    request.raw_input_contents.append(array.tobytes())
+    return request.SerializeToString()
+
+
+def check_v2(server: Server, model: str, array: np.ndarray) -> None:
+    """One request per v2 body before timing: wrk and h2load count HTTP statuses only (gRPC errors arrive as 200)."""
+    url = f"http://127.0.0.1:{server.rest}/v2/models/{model}/infer"
+    with urllib.request.urlopen(urllib.request.Request(url, _v2_json_body(model, array), {"Content-Type": "application/json"})) as r:
+        assert orjson.loads(r.read())["outputs"], f"{model}: v2 REST JSON answered no outputs"
+    body, headers = _v2_binary_body(model, array)
+    request = urllib.request.Request(url, body, {"Content-Type": "application/octet-stream", **headers})
+    with urllib.request.urlopen(request) as r:
+        assert r.headers.get(HEADER_LENGTH), f"{model}: v2 REST binary answered without {HEADER_LENGTH}"
+    with grpc.insecure_channel(f"127.0.0.1:{server.grpc}") as channel:
+        call = channel.unary_unary(MODEL_INFER, response_deserializer=grpc_service_pb2.ModelInferResponse.FromString)
+        answer = call(_v2_grpc_request(model, array), timeout=60)
+        assert answer.raw_output_contents, f"{model}: v2 gRPC answered no raw_output_contents"
 
 
 def write_config(paths: dict[str, Path], scratch: Path) -> Path:
@@ -117,6 +163,10 @@ def main() -> None:
         row = orjson.dumps({"instances": [{INPUT[name]: array[0]}]}, option=orjson.OPT_SERIALIZE_NUMPY)
         url = f"http://127.0.0.1:{server.rest}/v1/models/{name}:predict"
         message = _grpc_request(name, array)
+        v2_url = f"http://127.0.0.1:{server.rest}/v2/models/{name}/infer"
+        v2_json = _v2_json_body(name, array)
+        v2_binary, v2_headers = _v2_binary_body(name, array)
+        v2_message = _v2_grpc_request(name, array)
         for concurrency in (1, 8):
             points[(name, "REST JSON column", concurrency)] = (
                 lambda u=url, b=column, c=concurrency: loadgen.wrk(u, b, c, args.seconds, pid))
@@ -124,8 +174,17 @@ def main() -> None:
                 lambda u=url, b=row, c=concurrency: loadgen.wrk(u, b, c, args.seconds, pid))
             points[(name, "gRPC tensor_content", concurrency)] = (
                 lambda m=message, c=concurrency: loadgen.h2load(f"127.0.0.1:{server.grpc}", PREDICT, m, c, args.seconds, pid))
+            points[(name, "v2 REST JSON", concurrency)] = (
+                lambda u=v2_url, b=v2_json, c=concurrency: loadgen.wrk(u, b, c, args.seconds, pid))
+            points[(name, "v2 REST binary", concurrency)] = (
+                lambda u=v2_url, b=v2_binary, h=v2_headers, c=concurrency: loadgen.wrk(
+                    u, b, c, args.seconds, pid, "application/octet-stream", h))
+            points[(name, "v2 gRPC raw_input_contents", concurrency)] = (
+                lambda m=v2_message, c=concurrency: loadgen.h2load(f"127.0.0.1:{server.grpc}", MODEL_INFER, m, c, args.seconds, pid))
 
     try:
+        for name in paths:
+            check_v2(server, name, arrays[name])
         measured = interleaved(points, args.repeats)
         resnet_message = _grpc_request("resnet50", arrays["resnet50"])
         health = liveness_during(
