@@ -91,14 +91,23 @@ class Server:
         return self.process.returncode
 
 
-def write_config(root: Path, builders: dict) -> Path:
-    """A repository with each model as version 1 and an OVMS config.json serving them all in f32."""
+def write_config(root: Path, builders: dict, with_versions: bool = False) -> Path:
+    """A repository with each model as version 1 and an OVMS config.json serving them all in f32.
+
+    ``with_versions`` adds ``versions``: x + 1 as version 1 and x + 2 as version 2, all served, for tests that
+    address a version.
+    """
     from tests import models
 
     entries = []
     for name, model in builders.items():
         models.write_version(root / name, 1, model)
         entries.append({"config": {"name": name, "base_path": str(root / name), "plugin_config": models.F32}})
+    if with_versions:
+        models.write_version(root / "versions", 1, models.add_one(value=1.0))
+        models.write_version(root / "versions", 2, models.add_one(value=2.0))
+        entries.append({"config": {"name": "versions", "base_path": str(root / "versions"), "plugin_config": models.F32,
+                                   "model_version_policy": {"all": {}}}})
     config = root / "config.json"
     config.write_text(json.dumps({"model_config_list": entries}))
     return config

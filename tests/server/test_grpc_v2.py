@@ -11,7 +11,6 @@ module ends by checking the server still answers.
 
 from __future__ import annotations
 
-import json
 import struct
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +22,7 @@ import pytest
 from ovserve.handler.protos import grpc_service_pb2 as pb
 from tests import models
 from tests.grpc_generated import grpc_service_pb2_grpc
-from tests.serverproc import Server
+from tests.serverproc import Server, write_config
 
 TIMEOUT = 60
 X = np.arange(10, dtype=np.float32).reshape(1, 10) / 7
@@ -41,17 +40,7 @@ MODELS = {
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     root = tmp_path_factory.mktemp("grpc_v2")
-    for name, model in MODELS.items():
-        models.write_version(root / name, 1, model)
-    models.write_version(root / "versions", 1, models.add_one(value=1.0))
-    models.write_version(root / "versions", 2, models.add_one(value=2.0))
-    entries = [
-        {"config": {"name": name, "base_path": str(root / name), "plugin_config": models.F32}} for name in MODELS
-    ]
-    entries.append({"config": {"name": "versions", "base_path": str(root / "versions"), "plugin_config": models.F32,
-                               "model_version_policy": {"all": {}}}})
-    config = root / "config.json"
-    config.write_text(json.dumps({"model_config_list": entries}))
+    config = write_config(root, MODELS, with_versions=True)
     started = Server(["--config_path", str(config)], log_path=root / "server.log")
     try:
         yield started.wait_live()

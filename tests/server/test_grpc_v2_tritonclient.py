@@ -16,7 +16,7 @@ import pytest
 
 from tests import models
 from tests.clients import REPO, v2_python
-from tests.serverproc import Server
+from tests.serverproc import Server, write_config
 
 CLIENT = REPO / "tests" / "clients" / "v2_grpc_client.py"
 RNG = np.random.default_rng(14)
@@ -54,14 +54,7 @@ CALLS = [
 @pytest.fixture(scope="module")
 def results(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[dict]]:
     root = tmp_path_factory.mktemp("tritonclient_grpc")
-    for name, model in MODELS.items():
-        models.write_version(root / name, 1, model)
-    models.write_version(root / "versions", 1, models.add_one(value=1.0))
-    models.write_version(root / "versions", 2, models.add_one(value=2.0))
-    entries = [{"config": {"name": name, "base_path": str(root / name), "plugin_config": models.F32}} for name in MODELS]
-    entries.append({"config": {"name": "versions", "base_path": str(root / "versions"), "plugin_config": models.F32,
-                               "model_version_policy": {"all": {}}}})
-    (root / "config.json").write_text(json.dumps({"model_config_list": entries}))
+    write_config(root, MODELS, with_versions=True)
     server = Server(["--config_path", str(root / "config.json")], log_path=root / "server.log")
     try:
         server.wait_live()

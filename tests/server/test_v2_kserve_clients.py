@@ -19,7 +19,7 @@ import pytest
 
 from tests import models
 from tests.clients import REPO, v2_python
-from tests.serverproc import Server
+from tests.serverproc import Server, write_config
 
 CLIENT = REPO / "tests" / "clients" / "v2_kserve_client.py"
 RNG = np.random.default_rng(1414)
@@ -62,14 +62,7 @@ def calls(transport: str) -> list[dict]:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     root = tmp_path_factory.mktemp("kserve_clients")
-    for name, model in MODELS.items():
-        models.write_version(root / name, 1, model)
-    models.write_version(root / "versions", 1, models.add_one(value=1.0))
-    models.write_version(root / "versions", 2, models.add_one(value=2.0))
-    entries = [{"config": {"name": name, "base_path": str(root / name), "plugin_config": models.F32}} for name in MODELS]
-    entries.append({"config": {"name": "versions", "base_path": str(root / "versions"), "plugin_config": models.F32,
-                               "model_version_policy": {"all": {}}}})
-    (root / "config.json").write_text(json.dumps({"model_config_list": entries}))
+    write_config(root, MODELS, with_versions=True)
     started = Server(["--config_path", str(root / "config.json")], log_path=root / "server.log")
     try:
         yield started.wait_live()
