@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 
-from ovserve.handler.errors import SAGEMAKER_HTTP_STATUS, NotFound, PayloadTooLarge, http_status
+from ovserve.handler.errors import SAGEMAKER_HTTP_STATUS, ErrorKind, NotFound, PayloadTooLarge, http_status
 from ovserve.handler.failures import error_body, failure_of, log_failure
 from ovserve.handler.protocols import custom_attributes, invocations, tfs_rest, v2_rest
 
@@ -63,7 +63,9 @@ async def _dispatch(runtime: Runtime, request: HttpRequest) -> Reply:
         return 200, answer.body, answer.content_type, _NO_HEADERS
     if path == "/ping" and request.method == "GET":  # as SageMaker's: 200 only when ready
         reason = engine.not_ready_reason()
-        return (200, b"", JSON, _NO_HEADERS) if reason is None else (503, error_body(f"not ready: {reason}"), JSON, _NO_HEADERS)
+        if reason is None:
+            return 200, b"", JSON, _NO_HEADERS
+        return ErrorKind.NOT_READY.http_status, error_body(f"not ready: {reason}"), JSON, _NO_HEADERS
     if path == "/v1/config" and request.method == "GET":
         return 200, tfs_rest.config(engine), JSON, _NO_HEADERS
     raise NotFound(f"no such endpoint: {request.method} {path}; expected /v1/models/..., /v2/..., /invocations or /ping")

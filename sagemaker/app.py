@@ -15,6 +15,7 @@ from sanic.response import HTTPResponse, empty
 
 from ovserve.handler.codecs.tfs_json import dumps
 from ovserve.handler.engine import Engine
+from ovserve.handler.errors import ErrorKind
 from ovserve.server.errors import error_response, exception_handler
 from ovserve.server.inflight import InFlight
 from ovserve.server.sanic_app import build_app
@@ -36,7 +37,7 @@ def create_app(engine: Engine, settings: SageMakerSettings, tracker: InFlight) -
         if settings.multi_model:
             return empty(status=200)
         reason = engine.not_ready_reason()  # the one definition of readiness, shared with the server and Lambda
-        return empty(status=200) if reason is None else error_response(503, f"not ready: {reason}")
+        return empty(status=200) if reason is None else error_response(ErrorKind.NOT_READY.http_status, f"not ready: {reason}")
 
     @app.post("/invocations")
     async def invocations(request: Request) -> HTTPResponse:

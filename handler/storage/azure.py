@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, StorageError
-from .objects import ObjectStoreStorage, split_url
+from .objects import ObjectStoreStorage, split_url, stream_to_file
 
 _TIMEOUT = 60
 
@@ -60,9 +60,5 @@ class AzureStorage(ObjectStoreStorage):
         return iter(listed)
 
     def download(self, key: str, target: Path) -> None:
-        out = open(target, "wb")  # noqa: SIM115 - opened first: an OSError here is the cache's (name too long), not the store's
-        with out:
-            try:
-                self._client().download_blob(key, timeout=_TIMEOUT).readinto(out)  # streams in chunks
-            except Exception as exc:
-                raise self._failure(exc, "download") from None
+        stream_to_file(target, lambda out: self._client().download_blob(key, timeout=_TIMEOUT).readinto(out),  # in chunks
+                       lambda exc: self._failure(exc, "download"))

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from ..errors import StorageError
-from .objects import ObjectStoreStorage, split_url
+from .objects import ObjectStoreStorage, split_url, stream_to_file
 
 _TIMEOUT = (5, 60)
 
@@ -54,9 +54,7 @@ class GCSStorage(ObjectStoreStorage):
         return iter(listed)
 
     def download(self, key: str, target: Path) -> None:
-        out = open(target, "wb")  # noqa: SIM115 - opened first: an OSError here is the cache's (name too long), not the store's
-        with out:
-            try:
-                self._client().bucket(self.bucket).blob(key).download_to_file(out, timeout=_TIMEOUT, retry=None)
-            except Exception as exc:
-                raise self._failure(exc, "download") from None
+        def write(out: IO[bytes]) -> None:  # the client is made inside: its errors are storage errors too
+            self._client().bucket(self.bucket).blob(key).download_to_file(out, timeout=_TIMEOUT, retry=None)
+
+        stream_to_file(target, write, lambda exc: self._failure(exc, "download"))

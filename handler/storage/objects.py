@@ -9,9 +9,9 @@ into the local cache (``remote_cache``) only when asked to load it.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from .model_files import MODEL_SUFFIXES
 from .remote_cache import RemoteFile, RemoteVersionCache, default_root, fingerprint
@@ -31,6 +31,20 @@ def split_url(url: str, scheme: str) -> tuple[str, str]:
         raise ConfigError(f"base_path: {url!r} names no bucket; expected {scheme}://bucket/path/to/model")
     prefix = prefix.strip("/")
     return container, f"{prefix}/" if prefix else ""
+
+
+def stream_to_file(target: Path, write: Callable[[IO[bytes]], None], failure: Callable[[Exception], Exception]) -> None:
+    """Open ``target``, then let the client ``write`` the object into it; the client's errors become ``failure(exc)``.
+
+    The file is opened before the network call, so an OSError there (a key too long
+    for the file system, a key under another key's file) is the cache's own error
+    and fails the version with that reason, not a storage outage.
+    """
+    with open(target, "wb") as out:
+        try:
+            write(out)
+        except Exception as exc:  # the client library's errors and connection failures alike
+            raise failure(exc) from None
 
 
 class ObjectStoreStorage:

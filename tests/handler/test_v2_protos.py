@@ -21,6 +21,7 @@ from ovserve.handler.tensors import BY_OV_NAME
 from tests.clients import REPO, v2_python
 from tests.clients.dump_tfs_descriptors import describe
 from tests.clients.dump_v2_descriptors import ROOTS, SERVICES
+from tests.descriptors import assert_messages_match
 
 # Triton's ModelConfig fields that describe Triton's own scheduler and backends, not a model: left out on purpose.
 OMITTED = {
@@ -49,15 +50,7 @@ def test_every_field_matches_tritonclients_descriptors(official: dict):
     from ovserve.handler.protos import _pool
 
     ours = describe(_pool.POOL, ROOTS, SERVICES)
-    assert len(ours["messages"]) >= 25
-    for message, fields in ours["messages"].items():
-        assert message in official["messages"], f"{message} is not an official message"
-        reference = official["messages"][message]
-        for name, field in fields.items():
-            assert reference.get(name) == field, f"{message}.{name}: ours {field}, official {reference.get(name)}"
-        assert set(reference) - set(fields) == OMITTED.get(message, set()), f"{message}: fields missing"
-    for enum, values in ours["enums"].items():
-        assert values == official["enums"][enum], enum
+    assert_messages_match(ours, official, OMITTED, at_least=25)
     methods = ours["services"]["inference.GRPCInferenceService"]
     assert sorted(methods) == sorted(DECLARED)
     for method, types in methods.items():
