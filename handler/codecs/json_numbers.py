@@ -7,6 +7,11 @@ or more take this path, and only arrays that are plainly numeric and
 rectangular: anything else (booleans, strings, nulls, ragged or extra
 nesting) returns None, and the caller decodes it the ordinary, strict way,
 so error messages stay the same.
+
+KServe v2 bodies (``load_tensors``, ``leaves``) take the same parser: each
+input's ``data`` stays lazy and its numbers come out flattened, typed exactly
+as numpy types the Python list orjson would have built, so the v2 codec's
+strict path and this one cannot disagree.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import simdjson
 LARGE_BODY = 64 * 1024
 MAX_DEPTH = 1024  # simdjson's default, and orjson's: both parsers refuse deeper documents the same way
 _BUFFER_TYPES = {"f": ("d", np.float64), "i": ("i", np.int64), "u": ("u", np.uint64)}
+_BOM = b"\xef\xbb\xbf"  # simdjson skips a byte order mark; orjson (the contract) refuses it
 
 
 class JsonError(ValueError):
@@ -139,3 +145,74 @@ def _rectangular(array: Any, dims: list[int]) -> bool:
         if depth == len(dims) - 2:
             return all(isinstance(node, simdjson.Array) and len(node) == dims[-1] for node in level)
     return True
+
+
+def load_tensors(body: bytes | memoryview, lazy_key: str = "data") -> tuple[dict[str, Any], Any] | None:
+    """(document, parser) of a KServe v2 infer request: ``inputs[i][lazy_key]`` stays a lazy array, the rest is Python.
+
+    None whenever the body is anything but a plainly valid JSON object: a
+    parse error, a byte order mark, a key given twice in an object looked up
+    by key (simdjson would pick the first, orjson the last). The caller then
+    parses with orjson, whose verdict and messages stay the contract.
+    """
+    if bytes(body[:3]) == _BOM:
+        return None
+    parser = simdjson.Parser()
+    try:
+        document = parser.parse(body)
+        if not isinstance(document, simdjson.Object):
+            return None
+        result = _members(
+            document, lambda key, value: value if key == "inputs" and isinstance(value, simdjson.Array) else _python(value)
+        )
+        if result is None:
+            return None
+        inputs = result.get("inputs")
+        if isinstance(inputs, simdjson.Array):
+            items = []
+            for item in inputs:
+                if isinstance(item, simdjson.Object):
+                    item = _members(item, lambda key, value: _lazy(value) if key == lazy_key else _python(value))
+                    if item is None:
+                        return None
+                else:
+                    item = _python(item)
+                items.append(item)
+            result["inputs"] = items
+    except (ValueError, TypeError, RuntimeError):  # whatever simdjson refuses, orjson judges and words
+        return None
+    return result, parser
+
+
+def _members(node: Any, convert: Any) -> dict[str, Any] | None:
+    """An object's members through ``convert(key, value)``; None when a key repeats (see ``load_tensors``)."""
+    keys = list(node)
+    if len(set(keys)) != len(keys):
+        return None
+    return {key: convert(key, node[key]) for key in keys}
+
+
+def leaves(value: Any) -> np.ndarray | None:
+    """The numbers of a lazy array, flattened row-major, as ``np.array`` types the Python list of them; else None.
+
+    However ragged or nested ``value`` is, the result equals
+    ``np.array(flattened leaves)``: int64 when every number is an integer
+    token that fits, float64 when any is a decimal or exponent (integers
+    converted exactly as Python converts them) or when integers mix
+    negatives with values beyond int64. Anything else returns None for the
+    strict path: booleans, strings, nulls, objects, an empty array (numpy
+    types it float64, not by its tokens), and integers beyond int64 that are
+    all non-negative (numpy may pick uint64 or float64; rare, so not copied).
+    """
+    if not isinstance(value, simdjson.Array):
+        return None
+    for of_type, dtype in (("i", np.int64), ("u", None), ("d", np.float64)):
+        try:
+            buffer = value.as_buffer(of_type=of_type)
+        except (TypeError, ValueError, RuntimeError):
+            continue
+        if dtype is None:  # every number a non-negative integer, some beyond int64: numpy's choice, not copied here
+            return None
+        flat = np.frombuffer(buffer, dtype=dtype)
+        return flat if flat.size else None
+    return None

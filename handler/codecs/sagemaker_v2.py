@@ -11,6 +11,14 @@ A v2 request also arrives as plain ``application/json``; it is told apart from
 a TF Serving body by its structure (``inputs`` is a list of tensor objects,
 never TF Serving's map or bare values). The JSON and binary framing are
 ``v2_json``'s and ``v2_binary``'s, exactly as on ``/v2/models/{m}/infer``.
+
+The body may name its model (``model_name``) and version (``model_version``,
+digits or an integer, as the answer's own ``model_version`` and Lambda's
+direct events spell it). Triton's SageMaker server reads neither (it always
+serves ``SAGEMAKER_TRITON_DEFAULT_MODEL_NAME`` at the version policy's
+choice); this server honours both, because answering a request that names
+version 1 from version 2 would be silently wrong. ``invocations`` decides how
+they combine with the custom attributes.
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ from typing import Any
 import numpy as np
 import orjson
 
+from .. import versions
 from ..errors import InvalidInput
 from . import v2_binary, v2_json
 from .limits import DEFAULT_MAX_BYTES
@@ -57,17 +66,30 @@ def header_size(content_type: str | None) -> int | None:
     return None
 
 
-def _named_model(header: bytes | memoryview) -> str | None:
-    """The body's ``model_name``, which v2_json does not read: parsed again only when the key is there at all."""
-    if b'"model_name"' not in (header if isinstance(header, bytes) else bytes(header)):
-        return None
-    document = orjson.loads(header)  # parse_request accepted this JSON already
-    name = document.get("model_name") if isinstance(document, dict) else None
+def _named_model(request: v2_json.V2Request) -> str | None:
+    """The body's ``model_name``: None when absent or empty (the endpoint's default)."""
+    name = request.model_name
     if name is None or name == "":
         return None
     if not isinstance(name, str):
         raise InvalidInput(f'"model_name" must be a string, got {type(name).__name__}')
     return name
+
+
+def requested_version(request: v2_json.V2Request) -> int | None:
+    """The body's ``model_version`` as a version number; None when absent, empty or 0 (the default version).
+
+    Digits as a string (what v2 answers carry) or a JSON integer; anything
+    else non-numeric is refused exactly as the TF Serving API refuses it in a
+    URL (``versions.from_text``: 404 "versions are positive integers").
+    """
+    value = request.model_version
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise InvalidInput(f'"model_version" must be a version number, as a string of digits ("2") or an integer; '
+                           f"got {orjson.dumps(value)[:40].decode(errors='replace')}")
+    return versions.from_text(str(value))
 
 
 def _with_size_wording(exc: InvalidInput) -> InvalidInput:
@@ -89,7 +111,7 @@ def parse_binary(body: bytes, content_type: str | None, max_bytes: int = DEFAULT
         blobs = v2_binary.assign(request.inputs, binary)
     except InvalidInput as exc:
         raise _with_size_wording(exc) from None
-    return V2Body(request, blobs, _named_model(header))
+    return V2Body(request, blobs, _named_model(request))
 
 
 def _is_tensor_list(document: Any) -> bool:
@@ -122,7 +144,7 @@ def parse_json(body: bytes, max_bytes: int = DEFAULT_MAX_BYTES) -> V2Body | None
         if _is_tensor_list(document):
             raise
         return None
-    return V2Body(request, {}, _named_model(body))
+    return V2Body(request, {}, _named_model(request))
 
 
 def binary_by_default(request: v2_json.V2Request) -> v2_json.V2Request:

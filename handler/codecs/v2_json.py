@@ -7,6 +7,14 @@ datatype against the data present before anything is allocated. JSON numbers
 are rounded to the input's precision (as TF Serving JSON is); raw bytes
 (``binary`` slices from ``v2_binary``) are taken exactly. ``encode_response``
 writes the answer's JSON, leaving binary outputs' bytes to the caller.
+
+Bodies of ``json_numbers.LARGE_BODY`` or more are parsed by simdjson, each
+input's numeric ``data`` copied into a typed array in C (a ResNet-50 image is
+150,528 numbers: as Python floats they cost more than the inference); any
+input the fast path cannot prove identical to the strict one (strings,
+booleans, nulls, empty or out-of-range data) is handed to the strict path as
+the same Python values orjson would give, and a body simdjson refuses is
+parsed by orjson, so answers and messages never depend on the body's size.
 """
 
 from __future__ import annotations
@@ -21,7 +29,7 @@ import orjson
 from ..errors import InvalidInput
 from ..signature import Signature, TensorSpec
 from ..validation import check_names, convert
-from . import v2_tensors
+from . import json_numbers, v2_tensors
 from .v2_tensors import BYTES
 
 _UNSUPPORTED_PARAMETERS = ("shared_memory_region", "shared_memory_byte_size", "shared_memory_offset")
@@ -29,7 +37,11 @@ _UNSUPPORTED_PARAMETERS = ("shared_memory_region", "shared_memory_byte_size", "s
 
 @dataclass(frozen=True)
 class V2Input:
-    """One request input: ``data`` (JSON) or ``binary_size`` bytes of the body's binary part, never both."""
+    """One request input: ``data`` (JSON) or ``binary_size`` bytes of the body's binary part, never both.
+
+    ``data`` is the JSON value as Python objects, or, from a large body, the
+    flattened numeric array that value stands for (``json_numbers.leaves``).
+    """
 
     name: str
     datatype: str
@@ -48,6 +60,10 @@ class V2Request:
     binary_default: bool  # binary_data_output: the default for outputs without their own
     request_id: str | None = None
     parameters: dict[str, Any] = field(default_factory=dict)
+    # The body's own model_name / model_version, unchecked: only SageMaker's /invocations reads them (sagemaker_v2),
+    # as the v2 REST path names both in its URL. Kept here so nobody parses a large body twice to find them.
+    model_name: Any = None
+    model_version: Any = None
 
     def wants_binary(self, output: str) -> bool:
         return self.binary_outputs.get(output, self.binary_default)
@@ -92,15 +108,37 @@ def _input(item: Any, index: int, max_bytes: int) -> V2Input:
         raise InvalidInput(f"{what}: binary_data_size must be a non-negative integer, got {size!r}")
     if has_data == (size is not None):
         raise InvalidInput(f'{what} must carry exactly one of "data" or parameters.binary_data_size')
-    return V2Input(name, datatype, shape, item.get("data"), size)
+    return V2Input(name, datatype, shape, _data(item.get("data"), datatype), size)
+
+
+def _data(value: Any, datatype: str) -> Any:
+    """A lazy ``data`` array as numbers in one C step when it plainly is numbers, else as the Python values orjson gives."""
+    if not json_numbers.is_lazy(value):
+        return value
+    if datatype != BYTES and (numbers := json_numbers.leaves(value)) is not None:
+        return numbers
+    return json_numbers.as_list(value)
+
+
+def _document(header: bytes | memoryview) -> tuple[Any, Any]:
+    """(document, the simdjson parser its lazy ``data`` arrays need alive, or None when orjson parsed it)."""
+    if len(header) >= json_numbers.LARGE_BODY and (loaded := json_numbers.load_tensors(header)) is not None:
+        return loaded
+    try:
+        return orjson.loads(header), None
+    except orjson.JSONDecodeError as exc:
+        raise InvalidInput(f"infer request is not valid JSON ({exc}); expected an object with \"inputs\"") from None
 
 
 def parse_request(header: bytes | memoryview, max_bytes: int = v2_tensors.DEFAULT_MAX_BYTES) -> V2Request:
     """Check an infer request's JSON; InvalidInput names the first problem and what was expected."""
-    try:
-        document = orjson.loads(header)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidInput(f"infer request is not valid JSON ({exc}); expected an object with \"inputs\"") from None
+    document, keepalive = _document(header)
+    request = _request(document, max_bytes)
+    del keepalive  # every lazy array is numbers or Python values by now
+    return request
+
+
+def _request(document: Any, max_bytes: int) -> V2Request:
     document = _object(document, "infer request")
     inputs = document.get("inputs")
     if not isinstance(inputs, list) or not inputs:
@@ -133,24 +171,26 @@ def parse_request(header: bytes | memoryview, max_bytes: int = v2_tensors.DEFAUL
     request_id = document.get("id")
     if request_id is not None and not isinstance(request_id, str):
         raise InvalidInput(f'"id" must be a string, got {type(request_id).__name__}')
-    return V2Request(parsed, outputs, flags, default, request_id, parameters)
-
-
-def _flatten(data: Any, out: list[Any]) -> None:
-    for item in data:
-        if isinstance(item, list):
-            _flatten(item, out)
-        else:
-            out.append(item)
+    return V2Request(parsed, outputs, flags, default, request_id, parameters,
+                     document.get("model_name"), document.get("model_version"))
 
 
 def _flat(data: Any, what: str) -> list[Any]:
+    """The leaves of ``data`` in row-major order, however ragged; iterative, as JSON may nest 1024 levels (no RecursionError)."""
     if not isinstance(data, list):
         return [data]
     if not any(isinstance(item, list) for item in data):
         return data
     out: list[Any] = []
-    _flatten(data, out)
+    stack = [iter(data)]
+    while stack:
+        for item in stack[-1]:
+            if isinstance(item, list):
+                stack.append(iter(item))
+                break
+            out.append(item)
+        else:
+            stack.pop()
     return out
 
 
@@ -172,6 +212,10 @@ def _numeric(data: Any) -> np.ndarray | None:
 def json_array(data: Any, datatype: str, shape: tuple[int, ...], what: str) -> np.ndarray:
     """JSON ``data`` (flat or nested row-major) as an array of ``shape``; InvalidInput when the count or values differ."""
     count = v2_tensors.element_count(shape)
+    if isinstance(data, np.ndarray):  # already flat numbers, from a large body (parse_request)
+        if data.size != count:
+            raise InvalidInput(f"{what}: shape {list(shape)} holds {count} elements, but data has {data.size}")
+        return data.reshape(shape)
     if datatype != BYTES and (fast := _numeric(data)) is not None:
         if fast.size != count:
             raise InvalidInput(f"{what}: shape {list(shape)} holds {count} elements, but data has {fast.size}")

@@ -7,7 +7,11 @@ v2, as AWS's Triton container answers it. Record formats (CSV, JSON Lines)
 run in the model's batch size and answer one record per record. The model is
 chosen by custom attributes, then by a name the body carries (x-protobuf's
 ``model_spec.name``, v2's ``model_name``), then by the endpoint's default; a
-body naming a model the endpoint does not serve is a 400. Large bodies are decoded, and large answers encoded, on a
+body naming a model the endpoint does not serve is a 400. The version likewise:
+``tfs-model-version``, else the body's (x-protobuf's ``model_spec.version``,
+v2's ``model_version``), else the model's default; a v2 body and the custom
+attribute naming different versions is a 400, since either answer would
+ignore half of what the caller asked for. Large bodies are decoded, and large answers encoded, on a
 worker thread (``offload``); an answer over ``engine.max_response_bytes`` is
 refused before it is encoded.
 """
@@ -67,6 +71,23 @@ def _model_for(engine: Engine, defaults: Defaults, requested: str | None, from_b
     return served[0]
 
 
+def _version_for(attribute: int | None, decoded: registry.Decoded) -> int | None:
+    """The version to serve: the custom attribute's, else the body's, else None (the model's default).
+
+    A v2 body's ``model_version`` that contradicts ``tfs-model-version`` is a
+    400 naming both; x-protobuf keeps AWS's TF Serving rule (the attribute wins).
+    """
+    if decoded.v2 is None:
+        return attribute if attribute is not None else decoded.version
+    from_body = sagemaker_v2.requested_version(decoded.v2)
+    if attribute is not None and from_body is not None and attribute != from_body:
+        raise InvalidInput(
+            f'the infer request asks for "model_version" {from_body}, but the custom attribute tfs-model-version '
+            f"asks for {attribute}; expected one of them, or the same version in both"
+        )
+    return attribute if attribute is not None else from_body
+
+
 def _wrong_body_model(named: str, served: list[str], field: str) -> InvalidInput:
     what = "the PredictRequest" if field == "model_spec.name" else "the infer request"
     return InvalidInput(
@@ -99,7 +120,7 @@ async def invoke(
         if chosen == media_types.V2_BINARY:  # asked for by name: outputs without a binary_data flag of their own go binary
             v2 = sagemaker_v2.binary_by_default(v2)
     name = _model_for(engine, defaults, target.model, decoded.model, model, decoded.model_field)
-    version = target.version if target.version is not None else decoded.version
+    version = _version_for(target.version, decoded)
     prediction = await engine.predict(decoded.request(name, version))
     outputs = prediction.outputs
     encoded, encoded_type = await offload.sized(answer_size.estimate(answer_type, outputs), lambda: registry.encode_typed(

@@ -267,3 +267,48 @@ def test_bad_v2_bodies_get_400s_naming_the_problem(endpoint, body, content_type,
     reply = post(endpoint, body, content_type)
     assert reply.status_code == 400 and message in reply.json()["error"], reply.text
     assert reply.headers["content-type"] == "application/json"
+
+
+def test_a_v2_body_may_name_its_model_version(endpoint):
+    """Digits or an integer; absent, empty or 0 is the default (latest) version; binary bodies too."""
+    for version, added in (("1", 1), (1, 1), ("2", 2), (2, 2), (None, 2), ("", 2), (0, 2)):
+        extra = {"model_name": "vector"} | ({} if version is None else {"model_version": version})
+        reply = post(endpoint, json.dumps(v2_header({"x": X}, binary=False, **extra)).encode(), "application/json")
+        assert reply.status_code == 200, (version, reply.text)
+        assert reply.json()["model_version"] == str(added) and np.array_equal(v2_outputs(reply)["y"], X + added), version
+    body, content_type = v2_binary_body({"x": X}, model_name="vector", model_version="1")
+    reply = post(endpoint, body, content_type)
+    assert reply.status_code == 200 and reply.json()["model_version"] == "1" and np.array_equal(v2_outputs(reply)["y"], X + 1)
+
+
+def test_a_v2_model_version_and_the_custom_attribute_must_agree(endpoint):
+    body = json.dumps(v2_header({"x": X}, binary=False, model_name="vector", model_version="1")).encode()
+    agreed = post(endpoint, body, "application/json", attributes="tfs-model-version=1")
+    assert agreed.status_code == 200 and np.array_equal(v2_outputs(agreed)["y"], X + 1)
+    chosen = post(endpoint, json.dumps(v2_header({"x": X}, binary=False, model_name="vector")).encode(), "application/json",
+                  attributes="tfs-model-version=1")
+    assert chosen.status_code == 200 and np.array_equal(v2_outputs(chosen)["y"], X + 1)  # only the attribute: it chooses
+    conflict = post(endpoint, body, "application/json", attributes="tfs-model-version=2")
+    assert conflict.status_code == 400, conflict.text
+    message = conflict.json()["error"]
+    assert '"model_version" 1' in message and "tfs-model-version asks for 2" in message
+
+
+@pytest.mark.parametrize("version", ["7", "abc", "-1", "1.5", "99999999999999999999"])
+def test_a_bad_v2_model_version_fails_as_the_tf_serving_custom_attribute_does(endpoint, version):
+    body = json.dumps(v2_header({"x": X}, binary=False, model_name="vector", model_version=version)).encode()
+    reply = post(endpoint, body, "application/json")
+    plain = json.dumps(v2_header({"x": X}, binary=False, model_name="vector")).encode()
+    expected = post(endpoint, plain, "application/json", attributes=f"tfs-model-version={version}")
+    assert reply.status_code == expected.status_code == 404, (reply.text, expected.text)
+    assert reply.json()["error"] == expected.json()["error"]
+    assert "version" in reply.json()["error"]
+
+
+@pytest.mark.parametrize(("version", "shown"), [(1.5, "got 1.5"), (True, "got true"), ([1], "got [1]"), ({"v": 1}, 'got {"v":1}')])
+def test_a_v2_model_version_of_another_json_type_is_a_400(endpoint, version, shown):
+    body = json.dumps(v2_header({"x": X}, binary=False, model_name="vector", model_version=version)).encode()
+    reply = post(endpoint, body, "application/json")
+    assert reply.status_code == 400, reply.text
+    message = reply.json()["error"]
+    assert '"model_version" must be a version number' in message and shown in message

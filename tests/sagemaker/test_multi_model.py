@@ -168,3 +168,22 @@ def test_invoke_takes_v2_bodies_json_and_binary(endpoint, tmp_path):
     body, content_type = v2_binary_body({"x": x}, model_name="other")  # the path names the model; the body may not differ
     reply = endpoint.client.post("/models/adder/invoke", content=body, headers={"Content-Type": content_type})
     assert reply.status_code == 400 and "names model 'other'" in reply.json()["error"] and "['adder']" in reply.json()["error"]
+
+
+def test_a_v2_body_on_invoke_names_its_version(endpoint, tmp_path):
+    url = extracted(tmp_path, "adder", models.add_one(shape=(-1, 3), value=3.0))
+    assert endpoint.client.post("/models", json={"model_name": "adder", "url": url}).status_code == 200
+
+    def invoke(version, attributes: str | None = None):
+        body = {"inputs": [{"name": "x", "shape": [1, 3], "datatype": "FP32", "data": [1, 2, 3]}], "model_version": version}
+        headers = {"Content-Type": "application/json"} | ({"X-Amzn-SageMaker-Custom-Attributes": attributes} if attributes else {})
+        return endpoint.client.post("/models/adder/invoke", json=body, headers=headers)
+
+    served = invoke("1")
+    assert served.status_code == 200 and served.json()["model_version"] == "1"
+    assert served.json()["outputs"][0]["data"] == [4.0, 5.0, 6.0]
+    unknown, unknown_attribute = invoke("2"), invoke(None, "tfs-model-version=2")
+    assert unknown.status_code == unknown_attribute.status_code == 404
+    assert unknown.json()["error"] == unknown_attribute.json()["error"]
+    conflict = invoke(1, "tfs-model-version=2")
+    assert conflict.status_code == 400 and "tfs-model-version asks for 2" in conflict.json()["error"]
