@@ -16,14 +16,14 @@ import numpy as np
 
 from . import offload
 from .codecs.limits import DEFAULT_MAX_RESPONSE_BYTES
-from .errors import NotFound, NotReady
+from .errors import NotFound, NotReady, OvserveError
 from .infer_request import ArrayBuilder, InferRequest
 from .model import ServedModel
 from .records import infer_records
-from .repository import Repository
+from .repository import Repository, UnloadedModel
 from .settings.config import ModelConfig
 from .signature import Signature
-from .status import VersionStatus
+from .status import AVAILABLE, VersionStatus
 from .validation import prepare
 
 __all__ = ["ArrayBuilder", "Engine", "InferRequest", "Prediction"]
@@ -209,3 +209,60 @@ class Engine:
         (they unload as soon as the last one ends). NotFound when it is not served.
         """
         return await self.repository.remove(name, timeout)
+
+    # The model repository API (KServe v2 / Triton): configured models taken out of service and brought back.
+
+    def unloaded_models(self) -> dict[str, UnloadedModel]:
+        """The configured models unloaded through the repository API, by name; they are not in ``model_names``."""
+        return dict(self.repository.unloaded)
+
+    def is_discovered(self, name: str) -> bool:
+        """Whether ``name``'s storage has been listed once (before that it has no versions to report)."""
+        return self.repository.get(name).discovered
+
+    async def unload_model(self, name: str, timeout: float) -> bool:
+        """``remove_model``, remembering the model: requests then hear it was unloaded, ``load_model`` brings it back.
+
+        Returns what ``remove_model`` does (False: requests were still running after ``timeout``).
+        NotFound when ``name`` is not served.
+        """
+        entry = self.repository.get(name)
+        versions = tuple(s.version for s in entry.statuses() if s.state == AVAILABLE)
+        self.repository.unloaded[name] = UnloadedModel(entry.config, versions, "unloaded")
+        return await self.repository.remove(name, timeout)
+
+    async def load_model(self, name: str) -> str | None:
+        """Serve ``name`` with its versions compiled now; None once it can serve, else why it cannot.
+
+        An unloaded model comes back from its remembered configuration; when it
+        cannot serve it stays unloaded, its reason saying why. A served model
+        re-scans its storage (new versions are compiled before they replace old
+        ones) and compiles every version it serves, so no request pays for it.
+        NotFound when ``name`` is neither served nor unloaded.
+        """
+        unloaded = self.repository.unloaded.get(name)
+        if unloaded is not None:
+            reason: str | None = "the load was interrupted"
+            try:
+                reason = await self.add_model(unloaded.config, preload=True)
+            except OvserveError as exc:
+                reason = exc.message
+            finally:
+                if reason is not None:  # add_model removed it again (or was cancelled): still unloaded, saying why
+                    stray = self.repository.models.pop(name, None)
+                    if stray is not None:
+                        stray.unload_all("load interrupted")
+                    self.repository.unloaded[name] = UnloadedModel(
+                        unloaded.config, unloaded.versions, f"unloaded; loading it again failed: {reason}")
+            return reason
+        entry = self.repository.get(name)
+        await entry.refresh(preload=True)
+        for status in entry.statuses():
+            if status.state != AVAILABLE:
+                continue
+            try:
+                async with entry.use(status.version):
+                    pass
+            except OvserveError:
+                pass  # marked failed by the load; the reason below (or another version) tells
+        return entry.unavailable_reason()

@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 
 from .daemon_threads import run_in_daemon_thread
 from .errors import Conflict, ModelLoadError, NotFound, NotReady, OvserveError, StorageError
@@ -363,8 +364,26 @@ class ModelEntry:
         return True
 
 
+@dataclass(frozen=True)
+class UnloadedModel:
+    """A configured model taken out of service by the model repository API, remembered so it can come back.
+
+    ``versions`` were AVAILABLE when it was unloaded (the index lists them);
+    ``reason`` is what the index says about it ("unloaded", or why loading it again failed).
+    """
+
+    config: ModelConfig
+    versions: tuple[int, ...]
+    reason: str
+
+
 class Repository:
-    """All served models, and the poller that keeps them in step with storage."""
+    """All served models, and the poller that keeps them in step with storage.
+
+    ``unloaded`` holds the configured models unloaded through the model
+    repository API. Polling scans ``models`` only, so nothing brings an
+    unloaded model back behind the user's back: only a load does.
+    """
 
     def __init__(
         self, configs: list[ModelConfig], cpu_extension: str | None = None, storage_cache_dir: str | None = None
@@ -372,6 +391,7 @@ class Repository:
         self.models = {
             c.name: ModelEntry(c, storage_for(c.base_path, storage_cache_dir, c.max_archive_bytes), cpu_extension) for c in configs
         }
+        self.unloaded: dict[str, UnloadedModel] = {}
         self._poller: asyncio.Task | None = None
         self._cpu_extension = cpu_extension
         self._storage_cache_dir = storage_cache_dir
@@ -383,6 +403,7 @@ class Repository:
         storage = storage_for(config.base_path, self._storage_cache_dir, config.max_archive_bytes)
         entry = ModelEntry(config, storage, self._cpu_extension)
         self.models[config.name] = entry
+        self.unloaded.pop(config.name, None)  # served again: no longer remembered as unloaded
         return entry
 
     async def remove(self, name: str, timeout: float) -> bool:
@@ -393,6 +414,9 @@ class Repository:
 
     def get(self, name: str) -> ModelEntry:
         model = self.models.get(name)
+        if model is None and name in self.unloaded:
+            raise NotFound(f"Model '{name}' is not served: it was unloaded through the model repository API "
+                           f"({self.unloaded[name].reason}); load it again through that API to serve it")
         if model is None:
             raise NotFound(f"Model '{name}' not found: no model of that name is served")
         return model

@@ -4,7 +4,9 @@ Routes and semantics are the standalone server's and the SageMaker
 container's (shared in ``handler``); errors become ``{"error": message}``
 with the same status codes. Readiness (``/v2/health/ready`` and, as on
 SageMaker, ``/ping``) is the engine's ``not_ready_reason``; liveness
-(``/v2/health/live``) is 200 whenever the environment answers at all.
+(``/v2/health/live``) is 200 whenever the environment answers at all. A
+function serves the models it was deployed with: KServe v2's model repository
+extension (``/v2/repository/...``) answers 404 here and is not listed in ``GET /v2``.
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ async def _dispatch(runtime: Runtime, request: HttpRequest) -> Reply:
     if v2_rest.handles(path):  # KServe v2, as the standalone server answers it (framing by header, never by type)
         answer = await v2_rest.handle(engine, request.method, path, request.body,
                                       request.headers.get("inference-header-content-length"),
-                                      request.headers.get("content-encoding"))
+                                      request.headers.get("content-encoding"), repository=False)
         return answer.status, answer.body, answer.content_type, answer.headers
     if path.startswith("/v1/models/"):
         body = await tfs_rest.handle(engine, request.method, path[len("/v1/models/"):], request.body,

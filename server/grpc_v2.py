@@ -6,8 +6,9 @@ and core errors map through the ErrorKind table: NOT_FOUND, INVALID_ARGUMENT,
 UNAVAILABLE only for transient states, since the kserve client retries it).
 Conversions live in ``handler.codecs.v2_proto``; this module only sequences
 them around the engine, so a REST or Lambda v2 path calls the same engine
-methods the same way. Methods not declared here (streaming, statistics,
-repository, shared memory) are answered UNIMPLEMENTED by grpc itself.
+methods the same way; the model repository RPCs share
+``handler.protocols.v2_repository`` with REST. Methods not declared here
+(streaming, statistics, shared memory) are answered UNIMPLEMENTED by grpc itself.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ import grpc
 from ovserve.handler import offload
 from ovserve.handler.codecs import v2_metadata, v2_proto
 from ovserve.handler.engine import Engine, InferRequest
-from ovserve.handler.errors import NotReady, PayloadTooLarge
+from ovserve.handler.errors import NotFound, NotReady, PayloadTooLarge
+from ovserve.handler.protocols import v2_repository
 from ovserve.handler.protos import grpc_service_pb2 as pb
 
 from .grpc_errors import handler
@@ -30,7 +32,7 @@ MAX_MESSAGE_BYTES = (1 << 30) - 1  # the server's message limit (grpc_api.MAX_ME
 
 
 class InferenceService:
-    """The OIP core RPCs plus Triton's ModelConfig, over one engine."""
+    """The OIP core RPCs plus Triton's ModelConfig and model repository extension, over one engine."""
 
     def __init__(self, engine: Engine, tracker: InFlight) -> None:
         self.engine = engine
@@ -43,13 +45,18 @@ class InferenceService:
         return pb.ServerReadyResponse(ready=self.engine.is_ready())
 
     async def ModelReady(self, request: Any, context: grpc.aio.ServicerContext) -> Any:  # noqa: N802
-        """NOT_FOUND for an unknown model or version; ``ready=false`` while it is still being discovered or loaded."""
+        """NOT_FOUND for an unknown model or version; ``ready=false`` while it is still being discovered or loaded,
+        and for a model unloaded through the repository API (as Triton answers it)."""
         name = v2_proto.model_name(request.name)
         version = v2_proto.requested_version(request.version)
         try:
             statuses = self.engine.status(name, version)
         except NotReady:
             return pb.ModelReadyResponse(ready=False)
+        except NotFound:
+            if v2_repository.is_unloaded(self.engine, name):
+                return pb.ModelReadyResponse(ready=False)
+            raise
         return pb.ModelReadyResponse(ready=v2_proto.is_ready(statuses, version))
 
     async def ServerMetadata(self, request: Any, context: grpc.aio.ServicerContext) -> Any:  # noqa: N802
@@ -91,6 +98,39 @@ class InferenceService:
             )
             return _Serialized(body)
 
+    # Triton's model repository extension: the configured models, indexed, loaded and unloaded (``v2_repository``).
+
+    async def RepositoryIndex(self, request: Any, context: grpc.aio.ServicerContext) -> Any:  # noqa: N802
+        v2_repository.check_repository_name(request.repository_name)
+        rows = v2_repository.index(self.engine, request.ready)
+        return pb.RepositoryIndexResponse(models=[
+            pb.RepositoryIndexResponse.ModelIndex(name=r.name, version=r.version, state=r.state, reason=r.reason)
+            for r in rows
+        ])
+
+    async def RepositoryModelLoad(self, request: Any, context: grpc.aio.ServicerContext) -> Any:  # noqa: N802
+        async with self.tracker:
+            v2_repository.check_repository_name(request.repository_name)
+            name = v2_proto.model_name(request.model_name)
+            await v2_repository.load(self.engine, name, _repository_parameters(request.parameters))
+            return pb.RepositoryModelLoadResponse()
+
+    async def RepositoryModelUnload(self, request: Any, context: grpc.aio.ServicerContext) -> Any:  # noqa: N802
+        async with self.tracker:
+            v2_repository.check_repository_name(request.repository_name)
+            name = v2_proto.model_name(request.model_name)
+            await v2_repository.unload(self.engine, name, _repository_parameters(request.parameters))
+            return pb.RepositoryModelUnloadResponse()
+
+
+def _repository_parameters(parameters: Any) -> dict[str, object]:
+    """ModelRepositoryParameter values as plain ones (None when no choice is set), for ``v2_repository``."""
+    values: dict[str, object] = {}
+    for key, value in parameters.items():
+        choice = value.WhichOneof("parameter_choice")
+        values[key] = getattr(value, choice) if choice else None
+    return values
+
 
 class _Serialized:
     """A response already serialized on a worker thread; ``grpc_errors.handler`` only asks for its bytes."""
@@ -115,6 +155,9 @@ def generic_handler(engine: Engine, tracker: InFlight) -> grpc.GenericRpcHandler
         "ModelMetadata": pb.ModelMetadataRequest,
         "ModelInfer": pb.ModelInferRequest,
         "ModelConfig": pb.ModelConfigRequest,
+        "RepositoryIndex": pb.RepositoryIndexRequest,
+        "RepositoryModelLoad": pb.RepositoryModelLoadRequest,
+        "RepositoryModelUnload": pb.RepositoryModelUnloadRequest,
     }
     return grpc.method_handlers_generic_handler(
         SERVICE, {method: handler(getattr(service, method), message) for method, message in methods.items()}

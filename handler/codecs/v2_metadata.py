@@ -1,12 +1,15 @@
 """What a KServe v2 server says about itself and its models, once for REST, gRPC and Lambda.
 
-``EXTENSIONS`` is the one list of Triton extension names this server
+``EXTENSIONS`` is the one list of Triton extension names the standalone server
 implements, answered by REST ``GET /v2`` and gRPC ServerMetadata alike (as
 Triton does: one list per server, not per protocol). ``binary_tensor_data`` is
 REST framing (gRPC carries raw bytes natively); ``model_configuration`` is REST
 ``GET /v2/models/{m}[/versions/{v}]/config`` and gRPC ModelConfig, built from the
-same ``model_config`` document. Statistics, the model repository, shared memory
-and classification are not implemented and not listed.
+same ``model_config`` document; ``model_repository`` is REST ``/v2/repository/...``
+and gRPC Repository* (``protocols.v2_repository``). A Lambda function has no
+repository to load into, so its ``GET /v2`` leaves that one out
+(``server_metadata(repository=False)``). Statistics, shared memory and
+classification are not implemented and not listed.
 """
 
 from __future__ import annotations
@@ -19,7 +22,8 @@ from ..status import AVAILABLE, VersionStatus
 
 SERVER_NAME = "ovserve"
 PLATFORM = "openvino"
-EXTENSIONS = ("binary_tensor_data", "model_configuration")
+REPOSITORY_EXTENSION = "model_repository"
+EXTENSIONS = ("binary_tensor_data", "model_configuration", REPOSITORY_EXTENSION)
 # Triton's model_config.proto DataType names; BYTES is TYPE_STRING there.
 CONFIG_TYPES = {
     name: f"TYPE_{'STRING' if name == 'BYTES' else name}"
@@ -28,8 +32,10 @@ CONFIG_TYPES = {
 }
 
 
-def server_metadata() -> dict[str, Any]:
-    return {"name": SERVER_NAME, "version": __version__, "extensions": list(EXTENSIONS)}
+def server_metadata(repository: bool = True) -> dict[str, Any]:
+    """The server metadata document; ``repository`` False where models cannot be loaded or unloaded (Lambda)."""
+    extensions = [name for name in EXTENSIONS if repository or name != REPOSITORY_EXTENSION]
+    return {"name": SERVER_NAME, "version": __version__, "extensions": extensions}
 
 
 def dims(spec: TensorSpec) -> list[int]:

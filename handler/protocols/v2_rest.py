@@ -2,10 +2,12 @@
 
 The Sanic server and the Lambda adapter both answer these paths. ``path`` is
 the decoded URL path (``/v2``, ``/v2/health/live``,
-``/v2/models/{m}[/versions/{v}][/ready|/config|/infer]``). The framing of an infer
-body comes from the ``Inference-Header-Content-Length`` header alone, never
-from Content-Type (the sync tritonclient sends none, the aio one sends
-octet-stream), so no content type is refused here. Failures are raised as the
+``/v2/models/{m}[/versions/{v}][/ready|/config|/infer]``, and the model
+repository extension's POST ``/v2/repository/index`` and
+``/v2/repository/models/{m}/load|unload``, see ``v2_repository``). The
+framing of an infer body comes from the ``Inference-Header-Content-Length``
+header alone, never from Content-Type (the sync tritonclient sends none, the
+aio one sends octet-stream), so no content type is refused here. Failures are raised as the
 core's errors and become ``{"error": ...}`` at the transport, like TF Serving's.
 """
 
@@ -21,9 +23,12 @@ from ..codecs import answer_size, v2_binary, v2_json, v2_metadata
 from ..engine import Engine, InferRequest
 from ..errors import InvalidInput, MethodNotAllowed, NotFound, NotReady
 from ..status import AVAILABLE
+from . import v2_repository
 
 JSON = "application/json"
 OCTET_STREAM = "application/octet-stream"
+_REPOSITORY = re.compile(r"^/v2/repository(?:/(?P<repository>[^/]+))?"
+                         r"(?:/(?P<index>index)|/models/(?P<model>[^/]+)/(?P<action>load|unload))$")
 _MODEL = re.compile(r"^/v2/models/(?P<model>[^/]+)(?:/versions/(?P<version>[^/]+))?(?P<action>/[a-z_]+)?$")
 
 
@@ -47,12 +52,21 @@ def handles(path: str) -> bool:
 
 
 async def handle(engine: Engine, method: str, path: str, body: bytes, header_length: str | None = None,
-                 content_encoding: str | None = None) -> Answer:
-    """Route one v2 request; ``header_length`` is the Inference-Header-Content-Length header's value, if sent."""
+                 content_encoding: str | None = None, repository: bool = True) -> Answer:
+    """Route one v2 request; ``header_length`` is the Inference-Header-Content-Length header's value, if sent.
+
+    ``repository`` False (Lambda: a function serves the models it was deployed
+    with) answers the repository paths 404 and leaves the extension out of ``GET /v2``.
+    """
     path = path.rstrip("/") or "/"
     if path == "/v2":
         _expect(method, "GET", path)
-        return _json(v2_metadata.server_metadata())
+        return _json(v2_metadata.server_metadata(repository=repository))
+    if path == "/v2/repository" or path.startswith("/v2/repository/"):
+        if not repository:
+            raise NotFound(f"{path}: the model repository extension is not available on AWS Lambda; a function serves "
+                           "the models it was deployed with")
+        return await _repository(engine, method, path, body)
     if path == "/v2/health/live":
         _expect(method, "GET", path)
         return _json({"live": True})
@@ -84,6 +98,26 @@ async def handle(engine: Engine, method: str, path: str, body: bytes, header_len
         return await infer(engine, model, version, body, header_length)
     raise NotFound(f"{action!r} is not available on {path}; this server implements /ready, /config and /infer "
                    f"(extensions: {list(v2_metadata.EXTENSIONS)})")
+
+
+async def _repository(engine: Engine, method: str, path: str, body: bytes) -> Answer:
+    """Index (a JSON array of rows), load and unload (200 with an empty body, as Triton answers them)."""
+    match = _REPOSITORY.match(path)
+    if match is None:
+        raise NotFound(f"no such endpoint: {path}; the model repository extension has POST /v2/repository/index and "
+                       "/v2/repository/models/{m}/load|unload")
+    _expect(method, "POST", path)
+    v2_repository.check_repository_name(match["repository"] or "")
+    if match["index"]:
+        ready = v2_repository.ready_flag(v2_repository.json_body(body, "index"))
+        return _json([row.as_json() for row in v2_repository.index(engine, ready)])
+    action = match["action"]
+    parameters = v2_repository.rest_parameters(v2_repository.json_body(body, action), action)
+    if action == "load":
+        await v2_repository.load(engine, match["model"], parameters)
+    else:
+        await v2_repository.unload(engine, match["model"], parameters)
+    return Answer(b"", JSON)
 
 
 def _expect(method: str, wanted: str, path: str) -> None:

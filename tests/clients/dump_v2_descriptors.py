@@ -18,7 +18,8 @@ except ImportError:  # run as a script: this folder is sys.path[0]
 # The request and response of every method ovserve declares.
 ROOTS = tuple(
     f"inference.{name}{kind}"
-    for name in ("ServerLive", "ServerReady", "ModelReady", "ServerMetadata", "ModelMetadata", "ModelInfer", "ModelConfig")
+    for name in ("ServerLive", "ServerReady", "ModelReady", "ServerMetadata", "ModelMetadata", "ModelInfer", "ModelConfig",
+                 "RepositoryIndex", "RepositoryModelLoad", "RepositoryModelUnload")
     for kind in ("Request", "Response")
 )
 SERVICES = ("inference.GRPCInferenceService",)

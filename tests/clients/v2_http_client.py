@@ -6,8 +6,10 @@ process of that venv. stdin: ``{"url": "host:port", "aio": false, "calls": [...]
     {"call": "infer", "model": "m", "version": "2", "binary_in": true, "binary_out": true,
      "outputs": ["y"], "inputs": {"x": {"value": [[1.0]], "dtype": "float32", "datatype": "FP32"}}}
     {"call": "health"}  {"call": "metadata", "model": "m"}  {"call": "config", "model": "m", "version": "1"}
+    {"call": "model_ready", "model": "m"}  {"call": "index"}  {"call": "unload", "model": "m"}
+    {"call": "load", "model": "m", "config": "{...}"}
 
-("version" and "outputs" are optional; without "outputs" tritonclient asks for every output,
+("version", "outputs" and a load's "config" are optional; without "outputs" tritonclient asks for every output,
 with binary_data_output as it does by default.) BYTES values are lists of strings.
 stdout: ``{"results": [...]}``; a refused call gives ``{"error": "..."}``.
 """
@@ -64,6 +66,16 @@ def run_sync(url: str, calls: list[dict]) -> list[dict]:
                                 "metadata": client.get_model_metadata(call["model"], call.get("version", ""))})
             elif call["call"] == "config":
                 results.append({"config": client.get_model_config(call["model"], call.get("version", ""))})
+            elif call["call"] == "model_ready":
+                results.append({"ready": client.is_model_ready(call["model"], call.get("version", ""))})
+            elif call["call"] == "index":
+                results.append({"index": client.get_model_repository_index()})
+            elif call["call"] == "load":
+                client.load_model(call["model"], config=call.get("config"))
+                results.append({"loaded": call["model"]})
+            elif call["call"] == "unload":
+                client.unload_model(call["model"])
+                results.append({"unloaded": call["model"]})
             elif call.get("async"):
                 pending = client.async_infer(call["model"], _inputs(call), model_version=call.get("version", ""),
                                              outputs=_outputs(call))
@@ -91,6 +103,16 @@ async def run_aio(url: str, calls: list[dict]) -> list[dict]:
                                     "metadata": await client.get_model_metadata(call["model"], call.get("version", ""))})
                 elif call["call"] == "config":
                     results.append({"config": await client.get_model_config(call["model"], call.get("version", ""))})
+                elif call["call"] == "model_ready":
+                    results.append({"ready": await client.is_model_ready(call["model"], call.get("version", ""))})
+                elif call["call"] == "index":
+                    results.append({"index": await client.get_model_repository_index()})
+                elif call["call"] == "load":
+                    await client.load_model(call["model"], config=call.get("config"))
+                    results.append({"loaded": call["model"]})
+                elif call["call"] == "unload":
+                    await client.unload_model(call["model"])
+                    results.append({"unloaded": call["model"]})
                 else:
                     result = await client.infer(call["model"], _inputs(call), model_version=call.get("version", ""),
                                                 outputs=_outputs(call))

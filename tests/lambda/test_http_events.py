@@ -285,3 +285,30 @@ def test_v2_bodies_on_invocations(function, kind):
     prefix = f"{V2_BINARY};json-header-size="
     assert answer["headers"]["Content-Type"].startswith(prefix)
     assert np.array_equal(v2_answer_y(body_of(answer), int(answer["headers"]["Content-Type"][len(prefix):])), X + 1)
+
+
+def test_v2_repository_extension_is_not_offered(function):
+    """A function serves the models it was deployed with: no model_repository in GET /v2, its paths a clear 404."""
+    _, answer = function.invoke(http_v2("GET", "/v2"))
+    assert answer["statusCode"] == 200 and "model_repository" not in json.loads(answer["body"])["extensions"]
+    for path in ("/v2/repository/index", "/v2/repository/models/model/unload"):
+        _, answer = function.invoke(http_v2("POST", path, body="{}"))
+        assert answer["statusCode"] == 404 and answer["headers"]["Content-Type"] == "application/json", answer
+        assert "not available on AWS Lambda" in json.loads(answer["body"])["error"]
+
+
+def test_v2_model_version_on_invocations(function):
+    def invoke(attributes: str | None = None, **extra):
+        body, _ = v2_request(binary=False, **extra)
+        headers = {"Content-Type": "application/json"} | ({"X-Amzn-SageMaker-Custom-Attributes": attributes} if attributes else {})
+        _, answer = function.invoke(http_v2("POST", "/invocations", body=body, headers=headers))
+        return answer
+
+    answer = invoke(model_version="1")
+    assert answer["statusCode"] == 200 and json.loads(body_of(answer))["model_version"] == "1", answer
+    assert np.array_equal(v2_answer_y(body_of(answer)), X + 1)
+    answer = invoke("tfs-model-version=2", model_version="1")
+    assert answer["statusCode"] == 400 and "tfs-model-version asks for 2" in json.loads(answer["body"])["error"]
+    unknown, unknown_attribute = invoke(model_version="9"), invoke("tfs-model-version=9")
+    assert unknown["statusCode"] == unknown_attribute["statusCode"] == 404
+    assert json.loads(unknown["body"])["error"] == json.loads(unknown_attribute["body"])["error"]

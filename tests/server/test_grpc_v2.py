@@ -104,8 +104,8 @@ def test_server_live_ready_and_metadata(stub):
     from ovserve.handler import __version__
 
     metadata = stub.ServerMetadata(pb.ServerMetadataRequest(), timeout=TIMEOUT)
-    assert (metadata.name, metadata.version, list(metadata.extensions)) == ("ovserve", __version__,
-                                                                                ["binary_tensor_data", "model_configuration"])
+    assert (metadata.name, metadata.version, list(metadata.extensions)) == (
+        "ovserve", __version__, ["binary_tensor_data", "model_configuration", "model_repository"])
 
 
 @pytest.mark.parametrize(("name", "version"), [("add", ""), ("versions", "1"), ("versions", "2"), ("versions", "0")])

@@ -1,7 +1,8 @@
 """The official ``tritonclient.grpc``, unmodified, against a real server: health, metadata, config, infer.
 
 tritonclient pins protobuf < 7 and registers ``inference.*`` in the default pool, so it runs in
-``.venv-v2clients`` (``tests/clients/v2_grpc_client.py``), once for all the calls of this module.
+``.venv-v2clients`` (``tests/clients/v2_grpc_client.py``), once per way of calling (``MODES``: the
+sync client, its callback ``async_infer``, and ``tritonclient.grpc.aio``), for all the calls of this module.
 Answers are compared with in-process OpenVINO on the same model objects.
 """
 
@@ -52,19 +53,33 @@ CALLS = [
 
 
 @pytest.fixture(scope="module")
-def results(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[dict]]:
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     root = tmp_path_factory.mktemp("tritonclient_grpc")
     write_config(root, MODELS, with_versions=True)
-    server = Server(["--config_path", str(root / "config.json")], log_path=root / "server.log")
+    started = Server(["--config_path", str(root / "config.json")], log_path=root / "server.log")
     try:
-        server.wait_live()
-        job = json.dumps({"target": server.grpc_target, "calls": CALLS})
-        done = subprocess.run([v2_python(), str(CLIENT)], input=job, capture_output=True, text=True, timeout=300)
-        assert done.returncode == 0, done.stderr
-        yield json.loads(done.stdout)["results"]
-        assert server.process.poll() is None, server.read_log()
+        yield started.wait_live()
+        assert started.process.poll() is None, started.read_log()
     finally:
-        server.stop()
+        started.stop()
+
+
+# How the client makes the calls: the sync client, its async_infer (callback form) for the infers, tritonclient.grpc.aio.
+MODES = {
+    "sync": ({}, {}),
+    "async_infer": ({}, {"async": True}),
+    "aio": ({"aio": True}, {}),
+}
+
+
+@pytest.fixture(scope="module", params=list(MODES))
+def results(request: pytest.FixtureRequest, server: Server) -> list[dict]:
+    job_options, infer_options = MODES[request.param]
+    calls = [{**call, **infer_options} if call["call"] == "infer" else call for call in CALLS]
+    job = json.dumps({"target": server.grpc_target, "calls": calls, **job_options})
+    done = subprocess.run([v2_python(), str(CLIENT)], input=job, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)["results"]
 
 
 def answer(results: list[dict], index: int) -> dict:
@@ -76,7 +91,7 @@ def answer(results: list[dict], index: int) -> dict:
 def test_health_and_server_metadata(results):
     assert [answer(results, i) for i in (0, 1)] == [{"live": True}, {"ready": True}]
     metadata = answer(results, 2)
-    assert metadata["name"] == "ovserve" and metadata["extensions"] == ["binary_tensor_data", "model_configuration"]
+    assert metadata["name"] == "ovserve" and metadata["extensions"] == ["binary_tensor_data", "model_configuration", "model_repository"]
     assert answer(results, 3) == {"ready": True} and answer(results, 4) == {"ready": True}
     assert results[5]["error"]["status"] == "StatusCode.NOT_FOUND"
 

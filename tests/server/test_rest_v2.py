@@ -78,7 +78,7 @@ def test_server_metadata_and_health(served: Served) -> None:
     for path in ("/v2", "/v2/"):
         body = served.client.get(path).json()
         assert body["name"] == "ovserve" and body["version"]
-        assert body["extensions"] == ["binary_tensor_data", "model_configuration"]  # the list gRPC ServerMetadata gives
+        assert body["extensions"] == ["binary_tensor_data", "model_configuration", "model_repository"]  # the list gRPC ServerMetadata gives
     live = served.client.get("/v2/health/live")
     assert live.status_code == 200 and live.json() == {"live": True}
     assert live.headers["content-type"] == "application/json"

@@ -103,7 +103,7 @@ def test_tritonclient_http(server: tuple[Server, Path], aio: bool) -> None:
     assert "Invalid data type for input 'a'" in wrong_type["error"] and "DT_BOOL" in wrong_type["error"], wrong_type
     assert wrong_type["status"] == "400"
     assert "nope" in unknown["error"]
-    assert health["metadata"]["extensions"] == ["binary_tensor_data", "model_configuration"]
+    assert health["metadata"]["extensions"] == ["binary_tensor_data", "model_configuration", "model_repository"]
     assert config["config"] == {"name": "ver", "platform": "openvino", "backend": "openvino", "max_batch_size": 0,
                                 "input": [{"name": "x", "data_type": "TYPE_FP32", "dims": [1, 10]}],
                                 "output": [{"name": "y", "data_type": "TYPE_FP32", "dims": [1, 10]}]}

@@ -100,7 +100,7 @@ def test_server_and_model_metadata(results):
     transport, got = results
     server = answer(got, 4)
     assert server["name"] == "ovserve" and server["version"]
-    assert server["extensions"] == ["binary_tensor_data", "model_configuration"]
+    assert server["extensions"] == ["binary_tensor_data", "model_configuration", "model_repository"]
     one = answer(got, 5)
     assert (one["name"], one["versions"], one["platform"]) == ("versions", ["1", "2"], "openvino")
     assert one["inputs"] == [{"name": "x", "datatype": "FP32", "shape": [1, 10]}]
