@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from .errors import InsufficientResources, InvalidInput, NotReady, Overloaded, OvserveError, is_out_of_memory
+from .infer_call import InferCall
 from .reshape import short_reason
 
 # Below this measured inference time, handing the work to a thread costs more than doing it on the
@@ -70,7 +71,7 @@ class InferPool:
     def __init__(self, compiled: Any, size: int, max_waiting: int, label: str) -> None:
         self._label = label
         self._max_waiting = max_waiting
-        self._requests = [compiled.create_infer_request() for _ in range(size)]
+        self._requests = [InferCall(compiled.create_infer_request(), compiled) for _ in range(size)]
         self._idle: deque[Any] = deque(self._requests)
         self._waiters: deque[asyncio.Future] = deque()
         self._jobs: queue.SimpleQueue = queue.SimpleQueue()
@@ -104,7 +105,7 @@ class InferPool:
         """Infer on the event loop (only for models measured faster than a thread hop)."""
         try:
             began = time.perf_counter()
-            outputs = request.infer(inputs, share_inputs=True, share_outputs=False).to_tuple()
+            outputs = request(inputs)
             self._observe(time.perf_counter() - began)
             return outputs
         except Exception as exc:
@@ -166,7 +167,7 @@ class InferPool:
             outputs, error = None, None
             began = time.perf_counter()
             try:
-                outputs = request.infer(inputs, share_inputs=True, share_outputs=False).to_tuple()
+                outputs = request(inputs)
             except Exception as exc:  # reported to the caller (see inference_failure)
                 error = exc
             try:

@@ -40,6 +40,10 @@ T = TypeVar("T")
 # At this size a decode or encode takes about 0.5 ms: worth a thread hop, and far below what stalls a probe.
 OFFLOAD_AT_BYTES = 256 * 1024
 WORKERS = 1  # see the module docstring: more threads only chain GIL holds
+# Raw tensor bytes (gRPC raw contents, TF Serving tensor_content, v2 binary data) are viewed in place, or copied at
+# memory speed, never parsed: 4 MB of them cost about what 256 KB of JSON does, so they count at a sixteenth. A
+# hop for a 600 KB ResNet-50 input cost more than the work it moved (bench/RESULTS.md, 2026-12-01).
+RAW_BYTES_PER_WORK_BYTE = 16
 
 _jobs: queue.SimpleQueue = queue.SimpleQueue()
 _started = 0
@@ -61,6 +65,11 @@ def _ensure_workers() -> None:
         while _started < WORKERS:
             threading.Thread(target=_work, name=f"ovserve-codec-{_started}", daemon=True).start()
             _started += 1
+
+
+def raw_work(nbytes: int) -> int:
+    """What ``nbytes`` of raw tensor data weigh against ``OFFLOAD_AT_BYTES``."""
+    return nbytes // RAW_BYTES_PER_WORK_BYTE
 
 
 async def on_worker(work: Callable[[], T]) -> T:

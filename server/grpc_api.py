@@ -105,6 +105,10 @@ class ModelService:
         return b""
 
 
+# PredictRequest.inputs (2) -> map entry value (2) -> TensorProto.tensor_content (4): raw bytes, cheap to parse.
+PREDICT_RAW_PATHS = ((2, 2, 4),)
+
+
 def _channel_options(settings: ServerSettings) -> list[tuple[str, Any]]:
     options: dict[str, Any] = {
         "grpc.max_receive_message_length": MAX_MESSAGE_BYTES,
@@ -125,7 +129,7 @@ async def start_grpc(settings: ServerSettings, engine: Engine, tracker: InFlight
             grpc.method_handlers_generic_handler(
                 "tensorflow.serving.PredictionService",
                 {
-                    "Predict": handler(prediction.Predict, apis.PredictRequest),
+                    "Predict": handler(prediction.Predict, apis.PredictRequest, PREDICT_RAW_PATHS),
                     "GetModelMetadata": handler(prediction.GetModelMetadata, apis.GetModelMetadataRequest),
                 },
             ),

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 import grpc
 
 from ovserve.handler import offload
-from ovserve.handler.codecs import tfs_proto
+from ovserve.handler.codecs import proto_scan, tfs_proto
 from ovserve.handler.errors import ErrorKind
 from ovserve.handler.failures import failure_of, log_failure
 
@@ -30,19 +30,33 @@ async def abort_for(context: grpc.aio.ServicerContext, exc: Exception, method: s
     await context.abort(code, failure.error.message)
 
 
-def handler(method: Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]], message_class: Any) -> grpc.RpcMethodHandler:
+def parse_work(body: bytes, raw_paths: tuple[tuple[int, ...], ...]) -> int:
+    """What parsing ``body`` weighs against ``offload.OFFLOAD_AT_BYTES``: its raw tensor fields count at a discount."""
+    if len(body) < offload.OFFLOAD_AT_BYTES or not raw_paths:
+        return len(body)
+    raw = proto_scan.raw_bytes(body, raw_paths)
+    return len(body) - raw + offload.raw_work(raw)
+
+
+def handler(
+    method: Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]], message_class: Any,
+    raw_paths: tuple[tuple[int, ...], ...] = (),
+) -> grpc.RpcMethodHandler:
     """A unary handler that parses the request bytes itself and maps errors, in one coroutine.
 
     grpc's own deserializer would answer undecodable bytes with UNKNOWN and a
     Python class name; parsing here makes them INVALID_ARGUMENT like any bad input.
-    Messages of ``offload.OFFLOAD_AT_BYTES`` or more are parsed on a worker thread.
+    Messages weighing ``offload.OFFLOAD_AT_BYTES`` or more are parsed on a
+    worker thread; ``raw_paths`` name the message's raw tensor fields
+    (``proto_scan``), whose bytes weigh little, so a message that is mostly one
+    tensor is parsed where it arrived.
     One coroutine layer per call also keeps the per-request cost down.
     """
     name = method.__name__
 
     async def call(body: bytes, context: grpc.aio.ServicerContext) -> bytes:
         try:
-            if len(body) < offload.OFFLOAD_AT_BYTES:
+            if parse_work(body, raw_paths) < offload.OFFLOAD_AT_BYTES:
                 request = tfs_proto.parse(message_class, body)
             else:  # a message of megabytes takes milliseconds to parse: not on the loop
                 request = await offload.on_worker(lambda: tfs_proto.parse(message_class, body))

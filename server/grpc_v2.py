@@ -28,6 +28,8 @@ from .grpc_errors import handler
 from .inflight import InFlight
 
 SERVICE = "inference.GRPCInferenceService"
+# ModelInferRequest.raw_input_contents (7): raw bytes, cheap to parse (grpc_errors.parse_work).
+INFER_RAW_PATHS = ((7,),)
 MAX_MESSAGE_BYTES = (1 << 30) - 1  # the server's message limit (grpc_api.MAX_MESSAGE_BYTES)
 
 
@@ -160,5 +162,6 @@ def generic_handler(engine: Engine, tracker: InFlight) -> grpc.GenericRpcHandler
         "RepositoryModelUnload": pb.RepositoryModelUnloadRequest,
     }
     return grpc.method_handlers_generic_handler(
-        SERVICE, {method: handler(getattr(service, method), message) for method, message in methods.items()}
+        SERVICE, {method: handler(getattr(service, method), message, INFER_RAW_PATHS if method == "ModelInfer" else ())
+                  for method, message in methods.items()}
     )

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import offload
 from ..errors import InvalidInput
 from ..protos import tensor_pb2
 from ..signature import TensorSpec
@@ -186,15 +187,16 @@ def _typed_values(name: str, number: int, dtype: DType, values: Any) -> np.ndarr
     return array.astype(dtype.numpy, copy=False)
 
 
-def declared_bytes(proto: Any) -> int:
+def decode_work(proto: Any) -> int:
     """A quick estimate of what decoding ``proto`` costs (for choosing a worker thread); never raises.
 
-    Content is viewed in place, so its length is the cost; typed values may fill
-    their shape, counted at 8 bytes (the widest number) per declared element.
+    Content is viewed in place, so it weighs ``offload.raw_work`` of its length;
+    typed values may fill their shape, counted at 8 bytes (the widest number)
+    per declared element.
     """
     content = len(proto.tensor_content)
     if content:
-        return content
+        return offload.raw_work(content)
     count = 1
     for dim in proto.tensor_shape.dim:
         count *= max(dim.size, 0)

@@ -101,7 +101,7 @@ class RequestArrays:
 
     @property
     def work_bytes(self) -> int:
-        return sum(tensor_proto.declared_bytes(proto) for proto in self.request.inputs.values())
+        return sum(tensor_proto.decode_work(proto) for proto in self.request.inputs.values())
 
     def without_shape_checks(self) -> RequestArrays:
         return RequestArrays(self.request, self.max_bytes, check_shapes=False)

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from google.protobuf import json_format
 
-from .. import versions
+from .. import offload, versions
 from ..errors import InvalidInput
 from ..protos import grpc_service_pb2 as pb
 from ..signature import Signature, TensorSpec
@@ -179,9 +179,9 @@ class InferArrays:
 
     @property
     def work_bytes(self) -> int:
-        """Raw bytes as sent, typed values at 8 bytes each: about what decoding touches."""
+        """What decoding costs: typed values at 8 bytes each, raw bytes (viewed, not parsed) at ``offload.raw_work``."""
         typed = sum(8 * len(getattr(t.contents, f)) for t in self.request.inputs if t.HasField("contents") for f in _ALL_FIELDS)
-        return sum(len(raw) for raw in self.request.raw_input_contents) + typed
+        return offload.raw_work(sum(len(raw) for raw in self.request.raw_input_contents)) + typed
 
     def without_shape_checks(self) -> InferArrays:
         return InferArrays(self.request, self.max_bytes, check_shapes=False)

@@ -146,7 +146,8 @@ async def infer(engine: Engine, model: str, version: int | None, body: bytes, he
     request = await offload.sized(len(header), lambda: v2_json.parse_request(header))
     blobs = v2_binary.assign(request.inputs, binary)
     prediction = await engine.predict(InferRequest(
-        model, version, v2_json.V2Arrays(request, blobs), output_filter=request.outputs, work_bytes=len(body),
+        model, version, v2_json.V2Arrays(request, blobs), output_filter=request.outputs,
+        work_bytes=len(header) + offload.raw_work(len(body) - len(header)),
         parameters=request.parameters, request_id=request.request_id))
     outputs = prediction.outputs
     binary_out = [name for name in outputs if request.wants_binary(name)]

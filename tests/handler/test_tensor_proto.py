@@ -12,6 +12,7 @@ import time
 import numpy as np
 import pytest
 
+from ovserve.handler import offload
 from ovserve.handler.codecs import tensor_proto, tfs_proto
 from ovserve.handler.errors import InvalidInput, NotFound
 from ovserve.handler.protos import serving_apis_pb2, tensor_pb2
@@ -666,8 +667,8 @@ def test_shape_checks_can_be_left_to_a_model_that_reshapes() -> None:
 def test_request_arrays_builder_reports_the_declared_work() -> None:
     request = predict_of(x=proto(tensor_pb2.DT_FLOAT, [1000, 1000], float_val=[1.0]))
     assert tfs_proto.RequestArrays(request).work_bytes == 8_000_000  # a fill counts 8 bytes per declared element
-    content = predict_of(x=proto(tensor_pb2.DT_FLOAT, [2, 3], tensor_content=b"\x00" * 24))
-    assert tfs_proto.RequestArrays(content).work_bytes == 24  # content is viewed in place
+    content = predict_of(x=proto(tensor_pb2.DT_FLOAT, [40, 10], tensor_content=b"\x00" * 1600))
+    assert tfs_proto.RequestArrays(content).work_bytes == 1600 // offload.RAW_BYTES_PER_WORK_BYTE  # viewed in place
 
 
 @pytest.mark.parametrize("name", ["", "serving_default"])
