@@ -68,7 +68,7 @@ test-images: $(VENV)/.test-installed $(RIE)
 lint: $(VENV)/.test-installed
 	$(BIN)/ruff check .
 
-# Benchmarks against raw OpenVINO (about 20 minutes): the TF Serving APIs, SageMaker /invocations, Lambda cold
+# Benchmarks against raw OpenVINO (about 20 minutes): the TF Serving APIs, SageMaker /invocations, JPEG inputs, Lambda cold
 # starts behind the Runtime Interface Emulator, the container images (podman), event-loop responsiveness under large
 # bodies, Lambda S3 batch memory per object size; each appends to bench/RESULTS.md.
 # Needs wrk and h2load.
@@ -76,7 +76,9 @@ bench: $(VENV)/.test-installed $(RIE)
 	@command -v wrk >/dev/null && command -v h2load >/dev/null || \
 		(apt-get update -qq && apt-get install -y -qq wrk nghttp2-client)
 	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.transport_floor
 	$(BIN)/python -m bench.sagemaker
+	$(BIN)/python -m bench.image_inputs
 	$(BIN)/python -m bench.lambda_cold_start
 	$(BIN)/python -m bench.images
 	$(BIN)/python -m bench.loop_responsiveness

@@ -1,9 +1,10 @@
-"""What ovserve's own Python costs per small request, without sockets: the TF Serving REST and gRPC paths in process.
+"""What ovserve's own Python costs per small request, without sockets: the TF Serving and KServe v2 paths in process.
 
 End-to-end figures on 2 shared cores move by ±10 % from run to run, which
 hides a few microseconds of extra validation. This drives the same code the
 servers run (``tfs_rest.handle`` for REST; parse, ``PredictionService.Predict``
-and serialize for gRPC) on the tiny [1, 10] model, so a change in per-request
+and serialize for gRPC; ``v2_rest.handle`` with JSON and binary bodies; the
+v2 ModelInfer handler from bytes to bytes) on the tiny [1, 10] model, so a change in per-request
 work shows. ``--before PYTHON`` runs the same measurement under another build's
 interpreter (e.g. a worktree of the last release in its own venv), alternating
 with this one, and both land in one table.
@@ -34,10 +35,13 @@ def _measure(requests: int, repeats: int) -> dict[str, float]:
 
     from bench.models import tiny
     from ovserve.handler.engine import Engine
-    from ovserve.handler.protocols import tfs_rest
+    from ovserve.handler.protocols import tfs_rest, v2_rest
+    from ovserve.handler.protos import grpc_service_pb2 as v2pb
     from ovserve.handler.protos import serving_apis_pb2 as apis
     from ovserve.handler.settings.config import ModelConfig
+    from ovserve.server import grpc_v2
     from ovserve.server.grpc_api import PredictionService
+    from ovserve.server.grpc_errors import handler
     from ovserve.server.inflight import InFlight
 
     folder = Path(tempfile.mkdtemp(prefix="ovserve-overhead-")) / "tiny"
@@ -53,6 +57,19 @@ def _measure(requests: int, repeats: int) -> dict[str, float]:
     tensor.tensor_shape.dim.add(size=10)
     tensor.tensor_content = np.ones((1, 10), np.float32).tobytes()
     message = request.SerializeToString()
+    values = np.full((1, 10), 0.5, np.float32)
+    v2_json = json.dumps({"inputs": [{"name": "x", "shape": [1, 10], "datatype": "FP32", "data": values.ravel().tolist()}]}).encode()
+    header = json.dumps({"inputs": [{"name": "x", "shape": [1, 10], "datatype": "FP32",
+                                     "parameters": {"binary_data_size": values.nbytes}}]}).encode()
+    v2_binary, header_length = header + values.tobytes(), str(len(header))
+    infer = v2pb.ModelInferRequest(model_name="tiny")
+    infer.inputs.add(name="x", datatype="FP32", shape=[1, 10])
+    infer.raw_input_contents.append(values.tobytes())
+    v2_message = infer.SerializeToString()
+
+    class _Context:
+        async def abort(self, code: object, message: str) -> None:
+            raise RuntimeError(f"{code}: {message}")
 
     async def rest() -> None:
         await tfs_rest.handle(engine, "POST", "tiny:predict", body, "application/json", "/v1/models/tiny:predict")
@@ -61,6 +78,10 @@ def _measure(requests: int, repeats: int) -> dict[str, float]:
         parsed = apis.PredictRequest()
         parsed.ParseFromString(message)
         (await service.Predict(parsed, None)).SerializeToString()
+
+    async def v2_rest_call(body: bytes, length: str | None) -> None:
+        answer = await v2_rest.handle(engine, "POST", "/v2/models/tiny/infer", body, length, None)
+        assert answer.status == 200, answer.body
 
     async def timed(call) -> float:
         for _ in range(requests // 5):
@@ -76,8 +97,13 @@ def _measure(requests: int, repeats: int) -> dict[str, float]:
     async def main() -> dict[str, float]:
         await engine.start()
         service = PredictionService(engine, InFlight())
+        model_infer = handler(grpc_v2.InferenceService(engine, InFlight()).ModelInfer, v2pb.ModelInferRequest).unary_unary
+        context = _Context()
         try:
-            return {"REST": await timed(rest), "gRPC": await timed(lambda: grpc(service))}
+            return {"REST": await timed(rest), "gRPC": await timed(lambda: grpc(service)),
+                    "v2 REST JSON": await timed(lambda: v2_rest_call(v2_json, None)),
+                    "v2 REST binary": await timed(lambda: v2_rest_call(v2_binary, header_length)),
+                    "v2 gRPC": await timed(lambda: model_infer(v2_message, context))}
         finally:
             await engine.stop()
 
@@ -103,17 +129,18 @@ def main() -> None:
     for _ in range(args.rounds):
         for label, python in builds:
             measured[label].append(_in(python, args.requests, args.repeats))
+    paths = list(measured[builds[-1][0]][0])
     rows = []
     for label, runs in measured.items():
-        rest = statistics.median(r["REST"] for r in runs)
-        grpc = statistics.median(r["gRPC"] for r in runs)
-        rows.append(f"| {label} | {rest:.1f} | {grpc:.1f} |")
+        cells = " | ".join(f"{statistics.median(r[path] for r in runs):.1f}" for path in paths)
+        rows.append(f"| {label} | {cells} |")
     command = "python -m bench.request_overhead " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     report = (
         f"\n### {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: `{command}`\n\n"
         f"- in process, tiny [1, 10] model, {args.requests} requests x {args.repeats} repeats per run, medians of "
         f"{args.rounds} runs alternating the builds\n\n"
-        "| build | REST µs/request | gRPC µs/request |\n|---|---:|---:|\n" + "\n".join(rows) + "\n"
+        "| build | " + " | ".join(f"{path} µs/request" for path in paths) + " |\n"
+        "|---|" + "---:|" * len(paths) + "\n" + "\n".join(rows) + "\n"
     )
     from .report import publish
 
