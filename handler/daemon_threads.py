@@ -8,6 +8,7 @@ would do exactly that.
 from __future__ import annotations
 
 import asyncio
+import queue
 import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -53,3 +54,40 @@ def run_in_daemon_thread(work: Callable[[], T], name: str = "ovserve-work") -> a
 
     threading.Thread(target=body, name=name, daemon=True).start()
     return future
+
+
+class DaemonPool:
+    """A fixed number of daemon worker threads fed from one queue; started on first use.
+
+    For work that releases the GIL (image decoding): ``workers`` of them run at once, in arrival order, and
+    nothing waits for them at exit. ``offload`` keeps its own single worker for GIL-bound codec work.
+    """
+
+    def __init__(self, workers: int, name: str) -> None:
+        self.workers = workers
+        self.name = name
+        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
+        self._started = 0
+        self._lock = threading.Lock()
+
+    def _work(self) -> None:
+        while True:
+            work, loop, future = self._jobs.get()
+            hand_back(loop, future, *outcome(work))
+            del work, future  # drop large results now, not when the next job arrives
+
+    def _ensure_started(self) -> None:
+        if self._started == self.workers:
+            return
+        with self._lock:
+            while self._started < self.workers:
+                threading.Thread(target=self._work, name=f"{self.name}-{self._started}", daemon=True).start()
+                self._started += 1
+
+    async def run(self, work: Callable[[], T]) -> T:
+        """Run ``work`` on one of the pool's threads and return (or raise) what it did."""
+        self._ensure_started()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future = loop.create_future()
+        self._jobs.put((work, loop, future))
+        return await future

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import offload
+from . import image_inputs, offload
 from .codecs.limits import DEFAULT_MAX_RESPONSE_BYTES
 from .errors import NotFound, NotReady, OvserveError
 from .infer_request import ArrayBuilder, InferRequest
@@ -97,6 +97,8 @@ class Engine:
                 arrays = request.arrays(served.signature)  # the hot path: small requests build on the loop
             else:
                 arrays = await _build(served, request.arrays, request.work_bytes)
+            if image_inputs.needs_decoding(arrays, served.signature):  # JPEG/PNG for numeric inputs: decoded off the loop
+                arrays = await image_inputs.decode_on_worker(arrays, served.signature, image_inputs.ImageSettings.of(served.config))
             if request.records:
                 outputs = await infer_records(served, arrays, output_filter=request.output_filter)
             else:

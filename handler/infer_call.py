@@ -22,22 +22,18 @@ every case.
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import numpy as np
-import openvino as ov
 
-try:
-    from openvino._pyopenvino import InferRequest as _CompiledRequest
-
-    _infer_tensors = _CompiledRequest.infer  # (request, {index: Tensor}, share_outputs, decode_strings) -> dict
-except (ImportError, AttributeError):  # pragma: no cover - another OpenVINO layout: the public API only
-    _infer_tensors = None
+_openvino: Any = None  # the module, imported by the first InferCall (importing it at start-up would delay the ports)
+_infer_tensors: Any = None  # (request, {index: Tensor}, share_outputs, decode_strings) -> dict, when this OpenVINO has it
+_ready = threading.Lock()
 
 
-
-def _initialise_type_tables() -> None:
-    """Fill pyopenvino's lazily built type tables now, on the importing thread, before any infer thread runs.
+def _load_openvino() -> Any:
+    """Import openvino once, take the compiled request's own ``infer``, and fill pyopenvino's type tables.
 
     ``Type.to_dtype()`` (which the public ``infer`` calls on every input) builds
     a function-local static table on first use, and building it needs the GIL.
@@ -45,14 +41,25 @@ def _initialise_type_tables() -> None:
     one held the C++ initialisation guard and waited for the GIL, the other held
     the GIL and waited for the guard (gdb: ``__cxa_guard_acquire`` against
     ``take_gil`` in ``_pyopenvino``, OpenVINO 2026.4, two ResNet-50 infer threads
-    on their first requests), and no thread ran again. Built once here, the
-    tables are only read later.
+    on their first requests), and no thread ran again. Built here, under a lock
+    and before any infer thread of the pool exists, the tables are only read later.
     """
-    ov.Type.f32.to_dtype()
-    ov.Tensor(np.zeros(1, np.float32), shared_memory=True).get_element_type().to_dtype()
+    global _openvino, _infer_tensors
+    with _ready:
+        if _openvino is None:
+            import openvino as ov
 
+            try:
+                from openvino._pyopenvino import InferRequest as compiled_request
 
-_initialise_type_tables()
+                _infer_tensors = compiled_request.infer
+            except (ImportError, AttributeError):  # another OpenVINO layout: the public API only
+                _infer_tensors = None
+            ov.Type.f32.to_dtype()
+            ov.Tensor(np.zeros(1, np.float32), shared_memory=True).get_element_type().to_dtype()
+            _openvino = ov
+    return _openvino
+
 
 # Inputs larger than this are copied into a fresh tensor instead of a kept one: no large buffer lingers per request.
 KEEP_BUFFER_MAX_BYTES = 64 * 1024 * 1024
@@ -61,12 +68,13 @@ KEEP_BUFFER_MAX_BYTES = 64 * 1024 * 1024
 class InferCall:
     """Inference on one OpenVINO infer request, with the request's own buffers for read-only inputs."""
 
-    __slots__ = ("request", "_dtypes", "_buffers", "_direct")
+    __slots__ = ("request", "_ov", "_dtypes", "_buffers", "_direct")
 
     def __init__(self, request: Any, compiled: Any) -> None:
+        self._ov = _load_openvino()
         self.request = request
-        self._dtypes = [_plain_dtype(port) for port in compiled.inputs]
-        self._buffers: dict[int, tuple[tuple[int, ...], ov.Tensor]] = {}
+        self._dtypes = [_plain_dtype(self._ov, port) for port in compiled.inputs]
+        self._buffers: dict[int, tuple[tuple[int, ...], Any]] = {}
         self._direct = _infer_tensors is not None
 
     def __call__(self, inputs: dict[int, np.ndarray]) -> tuple[np.ndarray, ...]:
@@ -81,24 +89,25 @@ class InferCall:
             return self.request.infer(inputs, share_inputs=True, share_outputs=False).to_tuple()
         return tuple(results.values())
 
-    def _tensors(self, inputs: dict[int, np.ndarray]) -> dict[int, ov.Tensor] | None:
-        tensors: dict[int, ov.Tensor] = {}
+    def _tensors(self, inputs: dict[int, np.ndarray]) -> dict[int, Any] | None:
+        tensors: dict[int, Any] = {}
+        tensor = self._ov.Tensor
         for index, array in inputs.items():
             if array.ndim == 0 or array.dtype != self._dtypes[index] or not array.flags.c_contiguous:
                 return None
             if array.flags.writeable:
-                tensors[index] = ov.Tensor(array, shared_memory=True)
+                tensors[index] = tensor(array, shared_memory=True)
             else:
                 tensors[index] = self._copied(index, array)
         return tensors
 
-    def _copied(self, index: int, array: np.ndarray) -> ov.Tensor:
+    def _copied(self, index: int, array: np.ndarray) -> Any:
         """``array`` copied into this request's buffer for ``index`` (reused while the shape stays the same)."""
         if array.nbytes > KEEP_BUFFER_MAX_BYTES:
-            return ov.Tensor(array.copy(), shared_memory=True)
+            return self._ov.Tensor(array.copy(), shared_memory=True)
         kept = self._buffers.get(index)
         if kept is None or kept[0] != array.shape:
-            kept = (array.shape, ov.Tensor(np.empty(array.shape, array.dtype), shared_memory=False))
+            kept = (array.shape, self._ov.Tensor(np.empty(array.shape, array.dtype), shared_memory=False))
             self._buffers[index] = kept
         buffer = kept[1]
         np.copyto(buffer.data, array)
@@ -109,7 +118,7 @@ class InferCall:
         self._buffers.clear()
 
 
-def _plain_dtype(port: Any) -> np.dtype | None:
+def _plain_dtype(ov: Any, port: Any) -> np.dtype | None:
     """The numpy type a port's arrays must have for the direct path; None (never direct) for strings and bf16."""
     element = port.get_element_type()
     if element in (ov.Type.string, ov.Type.bf16, ov.Type.dynamic):

@@ -58,6 +58,19 @@ def _dims(partial: Any) -> tuple | None:
     return tuple(dims)
 
 
+def _layout(port: Any) -> str | None:
+    """The port's layout as letters ("NHWC"), or None when the model declares none (image_inputs reads it)."""
+    import openvino as ov
+
+    try:
+        layout = ov.layout_helpers.get_layout(port)
+    except Exception:  # ports of some plugins do not carry run-time info
+        return None
+    if layout.empty:
+        return None
+    return layout.to_string().strip("[]").replace(",", "")
+
+
 def _from_cache(compiled: Any) -> bool:
     """Whether OpenVINO imported the compiled blob from the cache dir instead of compiling."""
     try:
@@ -76,7 +89,7 @@ def _specs(ports: list, aliases: dict[str, str], side: str) -> tuple[TensorSpec,
             dtype = from_ov_name(port.get_element_type().get_type_name())
         except ValueError as exc:
             raise ModelLoadError(f"{side} {original!r}: {exc}") from None
-        specs.append(TensorSpec(alias, index, dtype, _dims(port.get_partial_shape())))
+        specs.append(TensorSpec(alias, index, dtype, _dims(port.get_partial_shape()), _layout(port)))
     return tuple(specs)
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import InvalidInput, ModelLoadError
+from .preprocess import add_image_steps, image_model_layout, image_ports
 from .settings.config import ModelConfig
 from .settings.values import Dims
 
@@ -174,7 +175,7 @@ def apply_layout_and_types(model: Any, config: ModelConfig, aliases_in: dict[str
         per_tensor = dict(layout)
 
     ppp = PrePostProcessor(model)
-    changed = False
+    changed = _apply_image(ppp, model, config, per_tensor, aliases_in)
     for name, text in per_tensor.items():
         tensor_layout, model_layout = _split_layout(text)
         port = _find_port(list(model.inputs), name, aliases_in)
@@ -211,7 +212,27 @@ def apply_layout_and_types(model: Any, config: ModelConfig, aliases_in: dict[str
     try:
         return ppp.build()
     except Exception as exc:
-        raise ModelLoadError(f"cannot apply layout {layout!r}: {short_reason(exc)}") from None
+        what = f"layout {layout!r}" if config.image is None else f"layout {layout!r} and the image setting"
+        raise ModelLoadError(f"cannot apply {what}: {short_reason(exc)}") from None
+
+
+def _apply_image(ppp: Any, model: Any, config: ModelConfig, per_tensor: dict[str, str], aliases: dict[str, str]) -> bool:
+    """The ``image`` setting's steps for each 4-D input; their ``layout`` entries (taken out of ``per_tensor``)
+    name the model's layout, and the tensor side must be NHWC, what images decode to."""
+    if config.image is None:
+        return False
+    for port in image_ports(model, config.image):
+        declared = None
+        for name in list(per_tensor):
+            if _find_port([port], name, aliases) is not None:
+                tensor_layout, declared = _split_layout(per_tensor.pop(name))
+                if tensor_layout != "NHWC":
+                    raise ModelLoadError(
+                        f"layout {tensor_layout!r} for {name!r}: with the image setting the input takes NHWC images; "
+                        f"expected NHWC or NHWC:<model layout>"
+                    )
+        add_image_steps(ppp, port, config.image, image_model_layout(port, declared))
+    return True
 
 
 def short_reason(exc: BaseException) -> str:

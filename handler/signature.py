@@ -21,6 +21,7 @@ class TensorSpec:
     index: int
     dtype: DType
     shape: tuple[Dim, ...] | None  # None: rank unknown
+    layout: str | None = None  # the model's declared layout ("NHWC", "NCHW", "N..."), None when it declares none
 
     def shape_text(self) -> str:
         """The shape as error messages quote it: [1, 3, -1, 224]."""

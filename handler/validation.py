@@ -62,6 +62,21 @@ def shape_mismatch(spec: TensorSpec, shape: tuple[int, ...]) -> str | None:
     return f"Invalid input shape for '{spec.name}'. Obtained shape {obtained}, required shape {spec.shape_text()}"
 
 
+def takes_images(spec: TensorSpec) -> bool:
+    """Whether encoded images (bytes) may be sent for ``spec``: a numeric 4-D input, as OVMS decides.
+
+    Their bytes pass the codecs' type and shape checks untouched; ``image_inputs`` decodes them in the engine
+    and refuses what cannot be an image for this input (layout, channels, batch) with a message that says so.
+    Strings for any other numeric input are refused here, as before.
+    """
+    return spec.dtype.numpy is not None and spec.shape is not None and len(spec.shape) == 4
+
+
+def is_encoded(array: np.ndarray) -> bool:
+    """Whether ``array`` holds bytes values (a codec's string tensor) rather than numbers."""
+    return array.dtype == object or array.dtype.kind == "S"
+
+
 def _type_error(spec: TensorSpec, got: str, why: str = "") -> InvalidInput:
     detail = f": {why}" if why else ""
     return InvalidInput(
@@ -100,6 +115,8 @@ def convert(spec: TensorSpec, array: np.ndarray, rounding_allowed: bool = False)
     if array.dtype == want:
         return array
     kind = array.dtype.kind
+    if kind in "SO" and takes_images(spec):
+        return array  # encoded images: image_inputs decodes them to this type in the engine
     if kind in "SUO":
         raise _type_error(spec, _describe(array), "numbers expected, strings are not converted")
     if kind not in "biuf":  # dates, durations, complex, void: numpy would cast some of them silently, others not at all

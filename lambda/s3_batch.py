@@ -4,7 +4,10 @@ A ``.csv`` object holds CSV rows, ``.jsonl``/``.jsonlines``/``.ndjson`` JSON
 Lines, ``.json`` a TF Serving body or JSON lines; otherwise the object's own
 Content-Type decides. Records run in the model's batch size (the same path
 as SageMaker batch transform) and the answer keeps the input's type, one
-output record per input record, in order. Outputs go to
+output record per input record, in order. A ``.jpg``/``.jpeg``/``.png``
+object is one image for the model's single input, answered as one JSON
+document (``{"predictions": ...}``) as ``/invocations`` answers an image
+body, so a bucket of photos needs no conversion step. Outputs go to
 ``OVSERVE_OUTPUT_BUCKET`` (default: the same bucket) under
 ``OVSERVE_OUTPUT_PREFIX``, and objects under that prefix are never taken as
 input, so the function cannot trigger itself in a loop.
@@ -42,6 +45,9 @@ _BY_SUFFIX = {
     ".jsonlines": media_types.JSONLINES,
     ".ndjson": media_types.JSONLINES,
     ".json": media_types.JSON,
+    ".jpg": media_types.JPEG,
+    ".jpeg": media_types.JPEG,
+    ".png": media_types.PNG,
 }
 _RECORD = 'expected an S3 event record: {"eventSource": "aws:s3", "s3": {"bucket": {"name": ...}, "object": {"key": ...}}}'
 
@@ -87,10 +93,11 @@ def _media_type(key: str, declared: str | None) -> str:
     for suffix, media in _BY_SUFFIX.items():
         if key.lower().endswith(suffix):
             return media
-    found = media_types.canonical(declared or "")
-    if found in (media_types.CSV, media_types.JSONLINES, media_types.JSON):
+    found = media_types.canonical(declared or "") or media_types.image_type(declared or "")
+    if found in (media_types.CSV, media_types.JSONLINES, media_types.JSON, *media_types.IMAGES):
         return found
-    raise InvalidInput(f"{key}: cannot tell its format; expected a .csv, .jsonl or .json object (or that Content-Type)")
+    raise InvalidInput(f"{key}: cannot tell its format; expected a .csv, .jsonl, .json, .jpg, .jpeg or .png object "
+                       "(or that Content-Type)")
 
 
 def _renumbered(message: str, media: str, lines_before: int, records_before: int) -> str:
@@ -131,6 +138,16 @@ async def _predict(runtime: Runtime, media: str, body: bytes) -> tuple[bytes, in
     return answer, _rows(outputs)
 
 
+async def _image(runtime: Runtime, media: str, data: bytes) -> bytes:
+    """One image object's answer: one JSON document, the model's outputs for that one image (a batch of one)."""
+    decoded = registry.decode(media, data)  # JPEG or PNG by its magic bytes; the engine decodes it on a worker thread
+    request = InferRequest(runtime.default_model(), None, decoded.arrays, work_bytes=decoded.work_bytes)
+    prediction = await runtime.engine.predict(request)
+    outputs = prediction.outputs
+    return await offload.sized(sum(array.nbytes for array in outputs.values()), lambda: registry.encode(
+        media_types.JSON, outputs, decoded.form, prediction.model, prediction.version))
+
+
 async def _records(runtime: Runtime, media: str, lines: Lines, out: Upload) -> int:
     """Stream CSV or JSON Lines records: one chunk of whole lines decoded, inferred and written at a time."""
     count = 0
@@ -162,9 +179,15 @@ async def _one(runtime: Runtime, client: Any, bucket: str, key: str) -> dict:
     media = _media_type(key, head.get("ContentType"))
     body = (await blocking(lambda: client.get_object(Bucket=bucket, Key=key)))["Body"]
     lines = Lines(body, settings.chunk_bytes, settings.max_document_bytes, "CSV" if media == media_types.CSV else "JSON Lines")
-    out = Upload(client, out_bucket, out_key, media)
+    out = Upload(client, out_bucket, out_key, media_types.JSON if media_types.is_image(media) else media)
     try:
-        if media != media_types.JSON:
+        if media_types.is_image(media):
+            if size > settings.max_document_bytes:
+                raise InvalidInput(f"{source} is an image of {size} bytes, which is read whole; expected at most "
+                                   f"{settings.max_document_bytes} (OVSERVE_MAX_DOCUMENT_MB)")
+            await out.write(await _image(runtime, media, await lines.rest()))
+            count = 1
+        elif media != media_types.JSON:
             count = await _records(runtime, media, lines, out)
         elif _starts_with_a_record(*await lines.head()):
             count = await _records(runtime, media_types.JSONLINES, lines, out)  # answered as lines, typed JSON

@@ -9,8 +9,8 @@ root. Other variables: ``PRELOAD`` (compile during init), ``OVSERVE_MAX_PAYLOAD_
 (6, Lambda's synchronous limit), ``OVSERVE_DEFAULT_ACCEPT``, and for S3 events
 ``OVSERVE_OUTPUT_BUCKET`` (default: the input's), ``OVSERVE_OUTPUT_PREFIX``
 (default ``ovserve-output/``), ``OVSERVE_MAX_OBJECT_MB`` (512, any object),
-``OVSERVE_MAX_DOCUMENT_MB`` (64, a ``.json`` object that is one document and
-so is read whole) and ``OVSERVE_S3_CHUNK_MB`` (4, the records streamed per step).
+``OVSERVE_MAX_DOCUMENT_MB`` (64, a ``.json`` object that is one document, or an
+image, and so is read whole) and ``OVSERVE_S3_CHUNK_MB`` (4, the records streamed per step).
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ class LambdaSettings:
     output_prefix: str = "ovserve-output/"
     log_level: str = "INFO"
     max_object_bytes: int = 512 * MIB  # any S3 batch object
-    max_document_bytes: int = 64 * MIB  # a .json object that is one TF Serving document, read whole
+    max_document_bytes: int = 64 * MIB  # a .json object that is one TF Serving document, or an image: read whole
     chunk_bytes: int = 4 * MIB  # CSV/JSON Lines records read, inferred and written per step
 
 

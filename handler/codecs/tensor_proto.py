@@ -24,7 +24,7 @@ from ..errors import InvalidInput
 from ..protos import tensor_pb2
 from ..signature import TensorSpec
 from ..tensors import BY_NUMPY, BY_TF_ENUM, DType
-from ..validation import convert, shape_mismatch
+from ..validation import convert, shape_mismatch, takes_images
 from .limits import DEFAULT_MAX_BYTES, STRING_ELEMENT_OVERHEAD
 
 # The typed value field TensorFlow uses for each dtype (by TF enum number).
@@ -106,7 +106,8 @@ def _check_against(spec: TensorSpec, dtype: DType, dims: tuple[int, ...], check_
     """
     if spec.dtype is not dtype:
         convert(spec, np.empty(0, dtype=dtype.numpy if dtype.numpy is not None else object))
-    problem = shape_mismatch(spec, dims) if check_shape else None
+    images = dtype.is_string and takes_images(spec)  # [N] encoded images for an [N, H, W, C] input
+    problem = shape_mismatch(spec, dims) if check_shape and not images else None
     if problem:
         raise InvalidInput(problem)
 

@@ -25,7 +25,7 @@ import orjson
 from ..errors import InvalidInput
 from ..signature import Signature, TensorSpec
 from ..status import VersionStatus
-from ..validation import check_names, convert
+from ..validation import check_names, convert, takes_images
 from . import json_numbers
 from .declared import MAX_RANK
 
@@ -223,7 +223,7 @@ def to_array(spec: TensorSpec, value: Any, may_hold_booleans: bool = True) -> np
     like booleans alone (the scan runs only when the body has a true/false token).
     """
     name = spec.name
-    if spec.dtype.is_string:
+    if spec.dtype.is_string or (takes_images(spec) and _contains_b64(value)):  # strings, or images to decode
         leaves = _string_leaves(name, value)
         try:
             array = np.array(leaves, dtype=object)

@@ -21,7 +21,7 @@ from ..errors import InvalidInput
 from ..protos import grpc_service_pb2 as pb
 from ..signature import Signature, TensorSpec
 from ..status import AVAILABLE, VersionStatus
-from ..validation import check_names, convert, shape_mismatch
+from ..validation import check_names, convert, shape_mismatch, takes_images
 from . import v2_metadata, v2_tensors
 from .limits import DEFAULT_MAX_BYTES
 
@@ -79,7 +79,8 @@ def _check_type(spec: TensorSpec, decoded: np.dtype, dims: tuple[int, ...], chec
     same = spec.dtype.is_string if decoded.kind == "O" else spec.dtype.numpy == decoded
     if not same:
         convert(spec, np.empty(0, dtype=decoded))
-    problem = shape_mismatch(spec, dims) if check_shape else None
+    images = decoded.kind == "O" and takes_images(spec)  # [N] encoded images for an [N, H, W, C] input
+    problem = shape_mismatch(spec, dims) if check_shape and not images else None
     if problem:
         raise InvalidInput(problem)
 

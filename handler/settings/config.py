@@ -15,7 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..codecs.images import DEFAULT_MAX_PIXELS
 from ..errors import ConfigError
+from .image import ImageSpec, parse_image
 from .values import (
     ShapeSpec,
     VersionPolicy,
@@ -57,6 +59,8 @@ class ModelConfig:
     max_queued_requests: int = 128
     max_records_per_batch: int = DEFAULT_MAX_RECORDS_PER_BATCH
     max_archive_bytes: int = DEFAULT_MAX_ARCHIVE_BYTES
+    image: ImageSpec | None = None  # how encoded images become the input (settings/image.py); None: OVMS's rules
+    max_image_pixels: int = DEFAULT_MAX_PIXELS  # the largest width x height an image header may declare
 
 
 _KNOWN_KEYS = {
@@ -72,6 +76,7 @@ _KNOWN_KEYS = {
     "cache_dir",
     "preload",
     "max_queued_requests",
+    "image",
 }
 # OVMS's stateful-model keys. Accepted so OVMS configs load, as long as they ask for nothing this server
 # does not do: "stateful" and "low_latency_transformation" must be false; "idle_sequence_cleanup" and
@@ -139,6 +144,8 @@ def model_config_from_mapping(
         # Server-wide limits, validated under their flag names (shared_model_defaults) before they get here.
         max_records_per_batch=merged.get("max_records_per_batch", DEFAULT_MAX_RECORDS_PER_BATCH),
         max_archive_bytes=merged.get("max_archive_bytes", DEFAULT_MAX_ARCHIVE_BYTES),
+        image=parse_image(key("image"), merged.get("image")),
+        max_image_pixels=merged.get("max_image_pixels", DEFAULT_MAX_PIXELS),
     )
 
 

@@ -17,6 +17,7 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from ..codecs.images import DEFAULT_MAX_PIXELS
 from ..errors import ConfigError
 from .config import (
     CLI_NAMES,
@@ -93,6 +94,8 @@ _FLAGS: tuple[tuple[str, str], ...] = (
     ("shutdown_timeout_seconds", "how long SIGTERM waits for in-flight requests (default 25, inside SageMaker's 30)"),
     ("max_records_per_batch", f"most records per inference for models of any batch size (default {DEFAULT_MAX_RECORDS_PER_BATCH})"),
     ("max_archive_bytes", f"largest total size of a model.tar.gz's files (default {DEFAULT_MAX_ARCHIVE_BYTES}, 20 GiB)"),
+    ("max_image_pixels", f"largest width x height an image may declare, checked before decoding (default {DEFAULT_MAX_PIXELS})"),
+    ("image", 'how images become the input: {"color": "RGB", "mean": [...], "scale": [...], "resize": "linear"}'),
 )
 _BOOL_FLAGS: tuple[tuple[str, str], ...] = (
     ("preload", "read and compile every model at start-up instead of on first use"),
@@ -146,7 +149,8 @@ def _parse_channel_arguments(value: str | None) -> dict[str, str]:
 
 MAX_RECORDS_PER_BATCH_LIMIT = 1_000_000
 MAX_ARCHIVE_BYTES_LIMIT = 1 << 50  # 1 PiB: any larger number is a typo
-MODEL_FLAGS = ("batch_size", "shape", "layout", "model_version_policy", "nireq", "target_device", "plugin_config")
+MAX_IMAGE_PIXELS_LIMIT = 1 << 34  # 17 gigapixels: a uint8 RGB image that size is 51 GB, beyond any request's budget
+MODEL_FLAGS = ("batch_size", "shape", "layout", "model_version_policy", "nireq", "target_device", "plugin_config", "image")
 
 
 def gather_values(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -169,6 +173,10 @@ def shared_model_defaults(values: Mapping[str, str]) -> dict:
         "max_archive_bytes": parse_int(
             "--max_archive_bytes", values.get("max_archive_bytes", str(DEFAULT_MAX_ARCHIVE_BYTES)),
             minimum=1, maximum=MAX_ARCHIVE_BYTES_LIMIT,
+        ),
+        "max_image_pixels": parse_int(
+            "--max_image_pixels", values.get("max_image_pixels", str(DEFAULT_MAX_PIXELS)),
+            minimum=1, maximum=MAX_IMAGE_PIXELS_LIMIT,
         ),
     }
 

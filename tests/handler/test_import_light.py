@@ -34,3 +34,10 @@ def test_bare_package_import_does_not_load_openvino():
     code = "import sys, ovserve.handler; print('openvino' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True)
     assert result.stdout.strip() == "False"
+
+
+def test_the_front_ends_open_their_ports_before_openvino_is_imported():
+    """Servers listen (and answer SIGTERM) before the slow openvino import: it happens with the first model load."""
+    code = "import sys, ovserve.server.main, ovserve.sagemaker.main, ovserve.handler.engine; print('openvino' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True)
+    assert result.stdout.strip() == "False"

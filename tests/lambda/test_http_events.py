@@ -85,7 +85,7 @@ def test_csv_records_and_text_answers(function):
     [
         (rest_v1("POST", "/v1/models/nope:predict", body='{"instances": [[1, 2, 3]]}'), 404, "nope"),
         (rest_v1("GET", "/v1/models/model:predict"), 405, "takes POST"),
-        (http_v2("POST", "/invocations", body="x", headers={"Content-Type": "image/png"}), 415, "expected one of"),
+        (http_v2("POST", "/invocations", body="x", headers={"Content-Type": "image/gif"}), 415, "expected one of"),
         (http_v2("POST", "/invocations", body="1,2", headers={"Content-Type": "text/csv"}), 400, "takes 3 per record"),
         (http_v2("POST", "/invocations", body="1,2,3", headers={"Content-Type": "text/csv", "Accept": "image/png"}), 406, "Accept"),
         (http_v2("POST", "/invocations", body="!!", binary=False, headers={"Content-Type": "application/x-npy"}), 400, "numpy.save"),

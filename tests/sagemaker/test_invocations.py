@@ -115,7 +115,7 @@ def test_protobuf_requests_name_their_model_and_version(endpoint):
 @pytest.mark.parametrize(
     ("content_type", "body", "status", "message"),
     [
-        ("image/png", b"\x89PNG", 415, "expected one of application/json"),
+        ("image/gif", b"GIF89a", 415, "expected one of application/json"),
         ("application/x-npy", b"not numpy", 400, "numpy.save"),
         ("application/x-npz", b"PK\x03\x04broken", 400, "numpy.savez"),
         ("text/csv", b"1,2,3\n", 400, "takes 4 per record"),

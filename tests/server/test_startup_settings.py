@@ -30,7 +30,8 @@ def start_up(command: list[str], env: dict[str, str]) -> tuple[int, list[str]]:
 
 @pytest.mark.parametrize(
     ("variable", "value", "flag"),
-    [("OVSERVE_MAX_RECORDS_PER_BATCH", "abc", "--max_records_per_batch"), ("OVSERVE_MAX_ARCHIVE_BYTES", "20G", "--max_archive_bytes")],
+    [("OVSERVE_MAX_RECORDS_PER_BATCH", "abc", "--max_records_per_batch"), ("OVSERVE_MAX_ARCHIVE_BYTES", "20G", "--max_archive_bytes"),
+     ("OVSERVE_MAX_IMAGE_PIXELS", "50M", "--max_image_pixels")],
 )
 def test_a_bad_limit_in_the_environment_stops_both_front_ends(tmp_path: Path, variable: str, value: str, flag: str) -> None:
     standalone = [*STANDALONE, "--model_name", "m", "--model_path", str(tmp_path), "--rest_port", str(free_port())]
@@ -49,3 +50,12 @@ def test_a_stateful_model_in_config_json_stops_start_up(tmp_path: Path) -> None:
     code, lines = start_up([*STANDALONE, "--config_path", str(config), "--rest_port", str(free_port())], {})
     assert (code, lines) == (2, ["ovserve: model_config_list[0].config.stateful: stateful models are not supported; "
                                  "expected false, got 'true'"])
+
+
+def test_a_bad_image_setting_in_config_json_stops_start_up_naming_the_field(tmp_path: Path) -> None:
+    config = tmp_path / "config.json"
+    image = {"color": "RGB", "mean": [1, 2], "resize": "linear"}
+    config.write_text(json.dumps({"model_config_list": [{"config": {"name": "m", "base_path": "m", "image": image}}]}))
+    code, lines = start_up([*STANDALONE, "--config_path", str(config), "--rest_port", str(free_port())], {})
+    assert (code, lines) == (2, ["ovserve: model_config_list[0].config.image.mean: expected a list of 1 or 3 numbers "
+                                 "(one per channel), got '[1, 2]'"])

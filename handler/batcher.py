@@ -1,0 +1,487 @@
+"""Dynamic batching for one model version: concurrent requests merged into one inference.
+
+Every inference pays a fixed cost (a thread hand-off, OpenVINO's request set-up,
+a stream sync) that a batch pays once. ``Batcher.run`` is a drop-in for
+``InferPool.run``: requests whose inputs match in every dimension but the batch
+dimension (and in element type) are concatenated along it, run as one
+inference, and each gets back its own rows of every output.
+
+The batch dimension is axis 0 of every input and output. A model whose ports do
+not all carry it there is refused at start-up (``batching_problem``).
+
+When a batch runs (the rule README states): as soon as an infer request is free
+and one of these holds:
+
+* nothing of this version is inferring (the model is idle): whatever is queued
+  runs now, so a lone request on an idle model never waits for the window;
+* the batch is full (``max_batch_size`` rows, or the next request would not fit);
+* its oldest request has waited ``batch_timeout_micros``.
+
+Waiting only pays while an inference runs: requests that arrive meanwhile form
+the next batch instead of each taking a request of its own. "Queued now" means
+queued in the same event-loop turn: the decision is taken one callback after
+the first request arrives, so requests decoded in the same turn join it.
+
+Padding: a model with a fixed batch N gets every batch (and any smaller request)
+padded up to N; ``allowed_batch_sizes`` pads to the next allowed size. Padding
+rows repeat the last real row, as ``records.py`` pads record chunks: a row that
+passed validation is an input the model is known to take, where zeros might not
+be (an index of 0, a division); the rows cost the same and their outputs are dropped.
+
+Failures: requests were validated before they joined, so a failure is the
+batch's: out of memory, a model being replaced, or a bad output shape fails
+every request of that batch with the same error. The exception is
+``InferenceFailed`` (OpenVINO refusing the *values* of a merged batch): then
+each request is run again on its own and gets its own answer or error, so one
+request's bad values never fail the others (the retries run one after another
+on the batch's slot, only on that failure path).
+
+Other rules: different non-batch shapes go to different batches (never an error);
+a request larger than ``max_batch_size`` runs on its own, unpadded; a request
+cancelled while queued leaves its batch, which still runs for the others; when
+``max_enqueued_batches`` batches already wait, one more request that needs a
+new batch is ``Overloaded`` (503 / RESOURCE_EXHAUSTED), as the pool's own queue is.
+Concatenation of large inputs runs on the codec worker thread, never on the loop.
+Outputs are views of the merged output (which ``InferPool`` has copied): they stay valid.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from . import offload
+from .batching_settings import BatchingSettings
+from .errors import InternalError, NotReady, Overloaded
+from .infer_pool import InferenceFailed
+from .signature import Signature
+
+log = logging.getLogger("ovserve.batcher")
+
+BATCH_AXIS = 0  # the batch dimension of every input and output; documented, not configurable
+_CLOCK_RESOLUTION = time.get_clock_info("monotonic").resolution  # asyncio fires timers this early
+
+Dim = int | tuple[int, int]
+_Port = tuple[str, tuple | None, str | None]  # name, dims (None: rank unknown), layout letters
+
+
+def _port(port: Any, index: int, side: str) -> _Port:
+    """Name, dims and layout of an OpenVINO port, as ``Signature`` would describe it."""
+    name = port.get_any_name() if port.get_names() else f"{side}_{index}"
+    partial = port.get_partial_shape()
+    if partial.rank.is_dynamic:
+        return name, None, None
+    dims: list[Dim] = []
+    for dim in partial:
+        if dim.is_static:
+            dims.append(dim.get_length())
+        elif dim.get_max_length() >= 0:
+            dims.append((dim.get_min_length(), dim.get_max_length()))
+        else:
+            dims.append(-1)
+    return name, tuple(dims), None
+
+
+def _ports(source: Signature | Any) -> tuple[list[_Port], list[_Port]]:
+    """Inputs and outputs of a ``Signature``, a compiled model or an ``openvino.Model``."""
+    if isinstance(source, Signature):
+        return ([(s.name, s.shape, s.layout) for s in source.inputs], [(s.name, s.shape, s.layout) for s in source.outputs])
+    return (
+        [_port(p, i, "input") for i, p in enumerate(source.inputs)],
+        [_port(p, i, "output") for i, p in enumerate(source.outputs)],
+    )
+
+
+def batching_problem(source: Signature | Any) -> str | None:
+    """Why this model cannot be batched (one line for the start-up error), or None when it can.
+
+    Every input and output must have a known rank of at least 1 with the batch at
+    axis 0 (a declared layout must put ``N`` first), the inputs must agree on a
+    fixed batch if they have one, and no output may have a fixed first dimension
+    other than that batch: such an output does not follow the batch, so its rows
+    cannot be handed back request by request.
+    """
+    inputs, outputs = _ports(source)
+    fixed: dict[str, int] = {}
+    for side, ports in (("input", inputs), ("output", outputs)):
+        for name, dims, layout in ports:
+            where = f"{side} {name!r}"
+            if dims is None:
+                return f"{where} has no known rank; batching needs the batch dimension at axis 0 of every input and output"
+            if not dims:
+                return f"{where} is a scalar; batching needs the batch dimension at axis 0 of every input and output"
+            if layout and "N" in layout and layout.index("N") != BATCH_AXIS:
+                return f"{where} has layout {layout}; batching needs the batch dimension N first"
+            if dims[0] == 0:
+                return f"{where} has a first dimension of 0; batching needs the batch dimension at axis 0"
+            if side == "input" and isinstance(dims[0], int) and dims[0] > 0:
+                fixed[name] = dims[0]
+    if len(set(fixed.values())) > 1:
+        shown = ", ".join(f"{name!r} {size}" for name, size in fixed.items())
+        return f"inputs have different fixed batch sizes ({shown}); batching needs one batch dimension shared by all"
+    batch = next(iter(fixed.values()), None)
+    if batch == 1:
+        name = next(iter(fixed))
+        return (f"input {name!r} has a fixed batch of 1, so no two requests can be merged; "
+                'give the model a dynamic batch ("batch_size": "auto" or "shape") or turn batching off for it')
+    for name, dims, _ in outputs:
+        first = dims[0]  # type: ignore[index]
+        if isinstance(first, int) and first > 0 and first != batch:
+            follows = f"the batch of {batch}" if batch else "the request's rows"
+            return f"output {name!r} always has {first} rows instead of {follows}; it does not carry the batch dimension"
+    return None
+
+
+@dataclass(frozen=True)
+class _Limits:
+    """Batch sizes the model and the settings allow."""
+
+    max_rows: int
+    min_rows: int
+    fixed: int | None
+    allowed: tuple[int, ...]
+
+    @classmethod
+    def of(cls, inputs: list[_Port], settings: BatchingSettings) -> _Limits:
+        low, high, fixed = 1, settings.max_batch_size, None
+        for _, dims, _ in inputs:
+            first = dims[0] if dims else -1
+            if isinstance(first, int) and first > 0:
+                fixed = first
+            elif isinstance(first, tuple):
+                low = max(low, first[0])
+                high = min(high, first[1]) if first[1] >= 0 else high
+        if fixed is not None:  # the model's batch wins over max_batch_size and allowed_batch_sizes
+            return cls(fixed, fixed, fixed, ())
+        high = max(low, high)
+        return cls(high, low, None, tuple(s for s in settings.allowed_batch_sizes if low <= s <= high))
+
+    def padded(self, rows: int) -> int:
+        """The batch size ``rows`` rows run as."""
+        if self.fixed is not None:
+            return max(rows, self.fixed)
+        rows = max(rows, self.min_rows)
+        return next((size for size in self.allowed if size >= rows), rows)
+
+
+@dataclass
+class BatchStats:
+    """Debug counters (tests; future metrics). ``inferences < requests`` means requests were merged."""
+
+    requests: int = 0  # requests that joined a batch
+    inferences: int = 0  # inferences run, retries alone included
+    merged_requests: int = 0  # requests that shared their inference with at least one other
+    padded_rows: int = 0  # rows added to reach a fixed or allowed batch size
+    largest_batch: int = 0  # rows of the largest inference, padding included
+    retried_alone: int = 0  # requests run again on their own after their merged batch's values were refused
+
+
+class _Entry:
+    __slots__ = ("inputs", "rows", "future", "batch")
+
+    def __init__(self, inputs: dict[int, np.ndarray], rows: int, future: asyncio.Future) -> None:
+        self.inputs = inputs
+        self.rows = rows
+        self.future = future
+        self.batch: _Batch | None = None
+
+
+class _Batch:
+    __slots__ = ("key", "entries", "rows", "since", "closed", "launched", "solo")
+
+    def __init__(self, key: tuple, since: float, solo: bool) -> None:
+        self.key = key
+        self.entries: list[_Entry] = []
+        self.rows = 0
+        self.since = since  # loop time the first request joined
+        self.closed = solo  # nothing more may join: ready to run once a request is free
+        self.launched = False
+        self.solo = solo  # one request that cannot be merged (too large, inconsistent rows): run as it is
+
+
+def _rows(inputs: dict[int, np.ndarray]) -> int | None:
+    """The request's shared batch size, or None when its inputs disagree (such a request runs alone)."""
+    if len(inputs) == 1:  # the common case, on every request's path
+        (array,) = inputs.values()
+        return array.shape[BATCH_AXIS] if array.ndim else None
+    counts = {array.shape[BATCH_AXIS] if array.ndim else None for array in inputs.values()}
+    return counts.pop() if len(counts) == 1 else None
+
+
+def _key(inputs: dict[int, np.ndarray]) -> tuple:
+    """What must match for two requests to merge: per input, element type and the non-batch dimensions."""
+    return tuple(
+        (index, array.dtype.kind if array.dtype.kind in "SU" else array.dtype.str, array.shape[1:])
+        for index, array in (inputs.items() if len(inputs) == 1 else sorted(inputs.items()))
+    )
+
+
+def _assemble(entries: list[_Entry], size: int) -> dict[int, np.ndarray]:
+    """The entries' inputs concatenated along the batch axis, padded to ``size`` rows with copies of the last row."""
+    rows = sum(entry.rows for entry in entries)
+    merged = {}
+    for index in entries[0].inputs:
+        parts = [entry.inputs[index] for entry in entries]
+        if size > rows:
+            parts.append(np.repeat(parts[-1][-1:], size - rows, axis=BATCH_AXIS))
+        merged[index] = np.concatenate(parts, axis=BATCH_AXIS)
+    return merged
+
+
+class Batcher:
+    """Merges concurrent ``run`` calls for one version's ``InferPool`` (see the module docstring for the rules)."""
+
+    def __init__(self, pool: Any, signature: Signature | Any, settings: BatchingSettings, label: str = "model") -> None:
+        """``signature``: the version's ``Signature`` (or its compiled model); check ``batching_problem`` first.
+
+        Safe to build off the event loop (model loads run on a thread): the loop is taken at the first ``run``.
+        """
+        self._pool = pool
+        self._settings = settings
+        self._label = label
+        self._limits = _Limits.of(_ports(signature)[0], settings)
+        self._timeout = settings.timeout_seconds
+        self._concurrency = max(1, min(pool.size, settings.num_batch_threads or pool.size))
+        self._waiting: list[_Batch] = []  # oldest first
+        self._open: dict[tuple, _Batch] = {}  # per key, the batch new requests may still join
+        self._in_flight = 0
+        self._tasks: set[asyncio.Task] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._kicked = False
+        self._closing = False
+        self._stopped = False
+        self.stats = BatchStats()
+        log.info("dynamic batching on", extra={
+            "model": label, "max_batch_size": self._limits.max_rows, "batch_timeout_micros": settings.batch_timeout_micros,
+            "max_enqueued_batches": settings.max_enqueued_batches, "concurrent_batches": self._concurrency,
+            "fixed_batch": self._limits.fixed, "allowed_batch_sizes": list(self._limits.allowed)})
+
+    @property
+    def size(self) -> int:
+        """How many inferences can run at once (the pool's), so callers that read ``pool.size`` keep working."""
+        return self._pool.size
+
+    async def run(self, inputs: dict[int, np.ndarray]) -> tuple[np.ndarray, ...]:
+        """Infer ``inputs`` (port index -> array, validated) in a batch with others; outputs in port order."""
+        if self._stopped:
+            raise NotReady(f"{self._label} is being replaced; retry the request")
+        loop = self._loop = self._loop or asyncio.get_running_loop()
+        rows = _rows(inputs)
+        entry = _Entry(inputs, rows or 0, loop.create_future())
+        batch = self._enqueue(entry, rows is not None and 1 <= rows <= self._limits.max_rows)
+        if self._in_flight == 0 and not self._kicked and not self._closing:
+            return await self._lead(entry, batch)
+        self._kick()
+        return await self._wait(entry)
+
+    async def _wait(self, entry: _Entry) -> tuple[np.ndarray, ...]:
+        try:
+            return await entry.future
+        except asyncio.CancelledError:
+            self._withdraw(entry)
+            raise
+
+    async def _lead(self, entry: _Entry, batch: _Batch) -> tuple[np.ndarray, ...]:
+        """On an idle model the first request decides, one loop turn later, instead of a scheduled callback.
+
+        Requests queued in that turn join its batch (which then runs as a task, as
+        every merged batch does); a request still alone runs its inference on its
+        own task, with no hand-off: that is what keeps a lone request's latency
+        close to the pool's own (tools/measure_batcher.py).
+        """
+        self._kicked = True  # other arrivals in this turn leave the decision to us
+        try:
+            await asyncio.sleep(0)
+        except asyncio.CancelledError:
+            self._kicked = False
+            self._withdraw(entry)
+            self._dispatch()
+            raise
+        self._kicked = False
+        if batch.entries == [entry] and not batch.launched and self._in_flight < self._concurrency:
+            self._claim(batch)
+            try:
+                if batch.solo or self._limits.padded(entry.rows) == entry.rows:  # the common case, kept short
+                    self.stats.inferences += 1
+                    return await self._pool.run(entry.inputs)
+                await self._execute(batch)
+            finally:
+                self._in_flight -= 1
+                if self._waiting:
+                    self._dispatch()
+                if self._closing:
+                    self._stop_if_drained()
+        else:
+            self._dispatch()
+        return await self._wait(entry)
+
+    def _enqueue(self, entry: _Entry, mergeable: bool) -> _Batch:
+        key = _key(entry.inputs)
+        batch = self._open.get(key) if mergeable else None
+        if batch is not None and batch.rows + entry.rows > self._limits.max_rows:
+            batch.closed = True  # full for this request: it runs as soon as a request is free
+            del self._open[key]
+            batch = None
+        if batch is None:
+            if len(self._waiting) >= self._settings.max_enqueued_batches:
+                raise Overloaded(
+                    f"{self._label}: {len(self._waiting)} batches already wait for one of {self._concurrency} "
+                    "inference slots; retry later or raise max_enqueued_batches"
+                )
+            assert self._loop is not None
+            batch = _Batch(key, self._loop.time(), solo=not mergeable)
+            self._waiting.append(batch)
+            if mergeable:
+                self._open[key] = batch
+        entry.batch = batch
+        batch.entries.append(entry)
+        batch.rows += entry.rows
+        self.stats.requests += 1
+        if batch.rows >= self._limits.max_rows and not batch.closed:
+            batch.closed = True
+            self._open.pop(key, None)
+        return batch
+
+    def _withdraw(self, entry: _Entry) -> None:
+        """A caller gave up: its entry leaves a batch that has not started; a started one runs regardless."""
+        batch = entry.batch
+        if batch is None or batch.launched or entry not in batch.entries:
+            return
+        batch.entries.remove(entry)
+        batch.rows -= entry.rows
+        if not batch.entries:
+            self._waiting.remove(batch)
+            if self._open.get(batch.key) is batch:
+                del self._open[batch.key]
+            self._stop_if_drained()
+
+    def _kick(self) -> None:
+        """Decide one callback from now, so requests queued in this loop turn are decided together."""
+        if not self._kicked and self._loop is not None:
+            self._kicked = True
+            self._loop.call_soon(self._dispatch)
+
+    def _dispatch(self) -> None:
+        """Launch every batch that is ready while requests are free; arm the timer for the next one to come due."""
+        self._kicked = False
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        loop = self._loop
+        assert loop is not None
+        now = loop.time() + _CLOCK_RESOLUTION
+        while self._in_flight < self._concurrency and self._waiting:
+            idle = self._in_flight == 0 or self._closing
+            batch = next((b for b in self._waiting if idle or b.closed or now >= b.since + self._timeout), None)
+            if batch is None:
+                break
+            self._launch(batch)
+        if self._waiting and self._in_flight < self._concurrency:
+            self._timer = loop.call_at(min(b.since for b in self._waiting) + self._timeout, self._dispatch)
+
+    def _claim(self, batch: _Batch) -> None:
+        """``batch`` leaves the queue and counts as running."""
+        self._waiting.remove(batch)
+        if self._open.get(batch.key) is batch:
+            del self._open[batch.key]
+        batch.launched = True
+        self._in_flight += 1
+
+    def _launch(self, batch: _Batch) -> None:
+        assert self._loop is not None
+        self._claim(batch)
+        task = self._loop.create_task(self._execute(batch))
+        self._tasks.add(task)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task) -> None:
+        self._tasks.discard(task)
+        self._in_flight -= 1
+        self._dispatch()
+        self._stop_if_drained()
+
+    async def _execute(self, batch: _Batch) -> None:
+        """Run one batch; every entry's future ends with its rows or an error (see the module docstring)."""
+        live = [entry for entry in batch.entries if not entry.future.done()]  # cancelled since launch: dropped
+        if not live:
+            return
+        try:
+            await self._infer(live, pad=not batch.solo)
+        except InferenceFailed as exc:
+            if len(live) == 1:
+                _fail(live, exc)
+                return
+            log.warning("a merged batch was refused; running its requests one by one", extra={
+                "model": self._label, "requests": len(live), "reason": exc.message})
+            for entry in live:
+                if entry.future.done():
+                    continue
+                self.stats.retried_alone += 1
+                try:
+                    await self._infer([entry], pad=True)
+                except Exception as alone:  # this request's own failure
+                    _fail([entry], alone)
+        except asyncio.CancelledError:
+            for entry in live:
+                entry.future.cancel()
+            raise
+        except Exception as exc:  # the batch's failure: everyone in it gets the same error
+            _fail(live, exc)
+
+    async def _infer(self, entries: list[_Entry], pad: bool) -> None:
+        rows = sum(entry.rows for entry in entries)
+        size = self._limits.padded(rows) if pad else rows
+        stats = self.stats
+        stats.inferences += 1
+        stats.padded_rows += size - rows
+        stats.largest_batch = max(stats.largest_batch, size)
+        if len(entries) > 1:
+            stats.merged_requests += len(entries)
+        if len(entries) == 1 and size == rows:
+            only = entries[0]
+            outputs = await self._pool.run(only.inputs)
+            if not only.future.done():
+                only.future.set_result(outputs)
+            return
+        nbytes = sum(array.nbytes for entry in entries for array in entry.inputs.values()) * size // max(rows, 1)
+        merged = await offload.sized(offload.raw_work(nbytes), lambda: _assemble(entries, size))
+        outputs = await self._pool.run(merged)
+        for index, output in enumerate(outputs):
+            if output.ndim == 0 or output.shape[BATCH_AXIS] != size:
+                raise InternalError(
+                    f"{self._label}: output {index} has shape {list(output.shape)} for a batch of {size} rows, "
+                    "so its rows cannot be handed back per request; turn batching off for this model"
+                )
+        start = 0
+        for entry in entries:
+            stop = start + entry.rows
+            if not entry.future.done():
+                entry.future.set_result(tuple(output[start:stop] for output in outputs))
+            start = stop
+
+    def close(self) -> None:
+        """Run what is queued without waiting for timers, then close the pool; ``run`` refuses once drained."""
+        self._closing = True
+        if self._waiting:
+            self._kick()
+        self._stop_if_drained()
+
+    def _stop_if_drained(self) -> None:
+        if self._closing and not self._stopped and self._in_flight == 0 and not self._waiting:
+            self._stopped = True
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+            self._pool.close()
+
+
+def _fail(entries: list[_Entry], exc: BaseException) -> None:
+    for entry in entries:
+        if not entry.future.done():
+            entry.future.set_exception(exc)
