@@ -81,12 +81,12 @@ class InferCall:
         """Outputs in port order, copied (the request is reused by the next call)."""
         tensors = self._tensors(inputs) if self._direct else None
         if tensors is None:
-            return self.request.infer(inputs, share_inputs=True, share_outputs=False).to_tuple()
+            return self.request.infer(inputs, share_inputs=True, share_outputs=False, decode_strings=False).to_tuple()
         try:
             results = _infer_tensors(self.request, tensors, False, False)
         except TypeError:  # a private signature this OpenVINO does not have: the public API from now on
             self._direct = False
-            return self.request.infer(inputs, share_inputs=True, share_outputs=False).to_tuple()
+            return self.request.infer(inputs, share_inputs=True, share_outputs=False, decode_strings=False).to_tuple()
         return tuple(results.values())
 
     def _tensors(self, inputs: dict[int, np.ndarray]) -> dict[int, Any] | None:

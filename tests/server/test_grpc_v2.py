@@ -212,12 +212,12 @@ def frame(items: list[bytes]) -> bytes:
 
 
 def test_infer_bytes_contents_and_raw_framing(stub):
-    texts = [b"hello", "w\u00f6rld".encode(), b""]
+    texts = [b"hello", "w\u00f6rld".encode(), b"", b"\x89PNG\r\n\x1a\xff\xfe"]  # the last is not UTF-8: kept as sent
     request = pb.ModelInferRequest(model_name="echo")
-    request.inputs.add(name="text", datatype="BYTES", shape=[3], contents=pb.InferTensorContents(bytes_contents=texts))
+    request.inputs.add(name="text", datatype="BYTES", shape=[4], contents=pb.InferTensorContents(bytes_contents=texts))
     for sent in (request, _raw_bytes_request(texts)):
         response = stub.ModelInfer(sent, timeout=TIMEOUT)
-        assert [(o.name, o.datatype, list(o.shape)) for o in response.outputs] == [("text", "BYTES", [3])]
+        assert [(o.name, o.datatype, list(o.shape)) for o in response.outputs] == [("text", "BYTES", [4])]
         assert list(response.raw_output_contents) == [frame(texts)]
 
 
