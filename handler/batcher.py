@@ -19,8 +19,12 @@ and one of these holds:
 
 Waiting only pays while an inference runs: requests that arrive meanwhile form
 the next batch instead of each taking a request of its own. "Queued now" means
-queued in the same event-loop turn: the decision is taken one callback after
-the first request arrives, so requests decoded in the same turn join it.
+queued in the same event-loop turn: on an idle model the first request yields
+once to the loop before deciding, so requests decoded in the same turn join it
+(without that, a model fast enough to run inline on the loop would never merge
+anything). A request still alone then runs on its caller's own task, with no
+hand-off: the batcher adds about 5 µs of its own to a lone request and never
+the window (tools/measure_batcher.py).
 
 Padding: a model with a fixed batch N gets every batch (and any smaller request)
 padded up to N; ``allowed_batch_sizes`` pads to the next allowed size. Padding
@@ -41,7 +45,8 @@ a request larger than ``max_batch_size`` runs on its own, unpadded; a request
 cancelled while queued leaves its batch, which still runs for the others; when
 ``max_enqueued_batches`` batches already wait, one more request that needs a
 new batch is ``Overloaded`` (503 / RESOURCE_EXHAUSTED), as the pool's own queue is.
-Concatenation of large inputs runs on the codec worker thread, never on the loop.
+Concatenation of large inputs runs on the codec worker thread, weighed as raw bytes
+(``offload.raw_work``: a memory copy, 4 MB of it costs what 256 KB of JSON does), never long on the loop.
 Outputs are views of the merged output (which ``InferPool`` has copied): they stay valid.
 """
 
@@ -56,6 +61,7 @@ from typing import Any
 import numpy as np
 
 from . import offload
+from .batch_shapes import BATCH_AXIS, BatchLimits, batching_problem, ports, validation_signature
 from .batching_settings import BatchingSettings
 from .errors import InternalError, NotReady, Overloaded
 from .infer_pool import InferenceFailed
@@ -63,110 +69,9 @@ from .signature import Signature
 
 log = logging.getLogger("ovserve.batcher")
 
-BATCH_AXIS = 0  # the batch dimension of every input and output; documented, not configurable
+__all__ = ["BATCH_AXIS", "BatchStats", "Batcher", "batching_problem", "validation_signature"]
+
 _CLOCK_RESOLUTION = time.get_clock_info("monotonic").resolution  # asyncio fires timers this early
-
-Dim = int | tuple[int, int]
-_Port = tuple[str, tuple | None, str | None]  # name, dims (None: rank unknown), layout letters
-
-
-def _port(port: Any, index: int, side: str) -> _Port:
-    """Name, dims and layout of an OpenVINO port, as ``Signature`` would describe it."""
-    name = port.get_any_name() if port.get_names() else f"{side}_{index}"
-    partial = port.get_partial_shape()
-    if partial.rank.is_dynamic:
-        return name, None, None
-    dims: list[Dim] = []
-    for dim in partial:
-        if dim.is_static:
-            dims.append(dim.get_length())
-        elif dim.get_max_length() >= 0:
-            dims.append((dim.get_min_length(), dim.get_max_length()))
-        else:
-            dims.append(-1)
-    return name, tuple(dims), None
-
-
-def _ports(source: Signature | Any) -> tuple[list[_Port], list[_Port]]:
-    """Inputs and outputs of a ``Signature``, a compiled model or an ``openvino.Model``."""
-    if isinstance(source, Signature):
-        return ([(s.name, s.shape, s.layout) for s in source.inputs], [(s.name, s.shape, s.layout) for s in source.outputs])
-    return (
-        [_port(p, i, "input") for i, p in enumerate(source.inputs)],
-        [_port(p, i, "output") for i, p in enumerate(source.outputs)],
-    )
-
-
-def batching_problem(source: Signature | Any) -> str | None:
-    """Why this model cannot be batched (one line for the start-up error), or None when it can.
-
-    Every input and output must have a known rank of at least 1 with the batch at
-    axis 0 (a declared layout must put ``N`` first), the inputs must agree on a
-    fixed batch if they have one, and no output may have a fixed first dimension
-    other than that batch: such an output does not follow the batch, so its rows
-    cannot be handed back request by request.
-    """
-    inputs, outputs = _ports(source)
-    fixed: dict[str, int] = {}
-    for side, ports in (("input", inputs), ("output", outputs)):
-        for name, dims, layout in ports:
-            where = f"{side} {name!r}"
-            if dims is None:
-                return f"{where} has no known rank; batching needs the batch dimension at axis 0 of every input and output"
-            if not dims:
-                return f"{where} is a scalar; batching needs the batch dimension at axis 0 of every input and output"
-            if layout and "N" in layout and layout.index("N") != BATCH_AXIS:
-                return f"{where} has layout {layout}; batching needs the batch dimension N first"
-            if dims[0] == 0:
-                return f"{where} has a first dimension of 0; batching needs the batch dimension at axis 0"
-            if side == "input" and isinstance(dims[0], int) and dims[0] > 0:
-                fixed[name] = dims[0]
-    if len(set(fixed.values())) > 1:
-        shown = ", ".join(f"{name!r} {size}" for name, size in fixed.items())
-        return f"inputs have different fixed batch sizes ({shown}); batching needs one batch dimension shared by all"
-    batch = next(iter(fixed.values()), None)
-    if batch == 1:
-        name = next(iter(fixed))
-        return (f"input {name!r} has a fixed batch of 1, so no two requests can be merged; "
-                'give the model a dynamic batch ("batch_size": "auto" or "shape") or turn batching off for it')
-    for name, dims, _ in outputs:
-        first = dims[0]  # type: ignore[index]
-        if isinstance(first, int) and first > 0 and first != batch:
-            follows = f"the batch of {batch}" if batch else "the request's rows"
-            return f"output {name!r} always has {first} rows instead of {follows}; it does not carry the batch dimension"
-    return None
-
-
-@dataclass(frozen=True)
-class _Limits:
-    """Batch sizes the model and the settings allow."""
-
-    max_rows: int
-    min_rows: int
-    fixed: int | None
-    allowed: tuple[int, ...]
-
-    @classmethod
-    def of(cls, inputs: list[_Port], settings: BatchingSettings) -> _Limits:
-        low, high, fixed = 1, settings.max_batch_size, None
-        for _, dims, _ in inputs:
-            first = dims[0] if dims else -1
-            if isinstance(first, int) and first > 0:
-                fixed = first
-            elif isinstance(first, tuple):
-                low = max(low, first[0])
-                high = min(high, first[1]) if first[1] >= 0 else high
-        if fixed is not None:  # the model's batch wins over max_batch_size and allowed_batch_sizes
-            return cls(fixed, fixed, fixed, ())
-        high = max(low, high)
-        return cls(high, low, None, tuple(s for s in settings.allowed_batch_sizes if low <= s <= high))
-
-    def padded(self, rows: int) -> int:
-        """The batch size ``rows`` rows run as."""
-        if self.fixed is not None:
-            return max(rows, self.fixed)
-        rows = max(rows, self.min_rows)
-        return next((size for size in self.allowed if size >= rows), rows)
 
 
 @dataclass
@@ -244,7 +149,7 @@ class Batcher:
         self._pool = pool
         self._settings = settings
         self._label = label
-        self._limits = _Limits.of(_ports(signature)[0], settings)
+        self._limits = BatchLimits.of(ports(signature)[0], settings)
         self._timeout = settings.timeout_seconds
         self._concurrency = max(1, min(pool.size, settings.num_batch_threads or pool.size))
         self._waiting: list[_Batch] = []  # oldest first
@@ -266,6 +171,11 @@ class Batcher:
     def size(self) -> int:
         """How many inferences can run at once (the pool's), so callers that read ``pool.size`` keep working."""
         return self._pool.size
+
+    @property
+    def max_rows(self) -> int:
+        """The most rows one merged inference holds (``max_batch_size``, or the model's fixed or largest batch)."""
+        return self._limits.max_rows
 
     async def run(self, inputs: dict[int, np.ndarray]) -> tuple[np.ndarray, ...]:
         """Infer ``inputs`` (port index -> array, validated) in a batch with others; outputs in port order."""
@@ -306,9 +216,12 @@ class Batcher:
         self._kicked = False
         if batch.entries == [entry] and not batch.launched and self._in_flight < self._concurrency:
             self._claim(batch)
+            if self._waiting:  # other shapes that arrived in the same turn: their window starts now
+                self._dispatch()
             try:
                 if batch.solo or self._limits.padded(entry.rows) == entry.rows:  # the common case, kept short
                     self.stats.inferences += 1
+                    self.stats.largest_batch = max(self.stats.largest_batch, entry.rows)
                     return await self._pool.run(entry.inputs)
                 await self._execute(batch)
             finally:

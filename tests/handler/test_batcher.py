@@ -461,3 +461,59 @@ def test_batching_problem_reads_compiled_models_too(compiled):
     assert batching_problem(compiled("rows")) is None
     assert batching_problem(compiled("fixed")) is None
     assert "fixed batch of 1" in batching_problem(compiled("add_one"))
+
+
+def test_other_shapes_arriving_with_a_lone_leader_get_their_window_on_a_free_request(make, compiled):
+    """The first request leads (alone in its shape); another shape from the same loop turn still runs after its
+    1 ms window on the second infer request, not after the leader's inference, which the gate holds."""
+    batcher, gated = make("any_width", gated=True, size=2, batch_timeout_micros=1000)
+
+    async def scenario():
+        lead = asyncio.create_task(batcher.run({0: rows_of([1], 3)}))
+        other = asyncio.create_task(batcher.run({0: rows_of([2], 4)}))
+        await until(lambda: len(gated.inputs) == 2, "the other shape to start beside the leader")
+        gated.gate.set()
+        return await asyncio.wait_for(asyncio.gather(lead, other), DEADLINE_SECONDS)
+
+    (lead,), (other,) = asyncio.run(scenario())
+    np.testing.assert_array_equal(lead, rows_of([2], 3))
+    np.testing.assert_array_equal(other, rows_of([3], 4))
+
+
+def test_a_request_cancelled_after_its_batch_started_leaves_the_batch_to_finish(make, compiled):
+    batcher, gated = make("rows", gated=True, size=2, batch_timeout_micros=1000)
+
+    async def scenario():
+        first = await occupy(batcher, gated)
+        queued = [asyncio.create_task(batcher.run({0: rows_of([n])})) for n in (1, 2)]
+        await until(lambda: len(gated.inputs) == 2, "the second batch to start on the free request")
+        queued[0].cancel()
+        gated.gate.set()
+        await first
+        return await asyncio.wait_for(asyncio.gather(*queued, return_exceptions=True), DEADLINE_SECONDS)
+
+    gone, kept = asyncio.run(scenario())
+
+    assert isinstance(gone, asyncio.CancelledError)
+    assert gated.rows == [1, 2]
+    assert_same(kept, unbatched(compiled("rows"), rows_of([2])))
+
+
+def test_closing_an_unused_batcher_closes_its_pool(make):
+    batcher, gated = make("rows", gated=True)
+    batcher.close()
+    assert gated.pool._closed and gated.pool._stopped
+
+
+def test_with_batching_a_fixed_batch_takes_fewer_rows_at_validation():
+    from ovserve.handler.batcher import validation_signature
+    from ovserve.handler.validation import first_shape_problem
+
+    fixed = Signature((spec("x", (4, 3)), spec("n", (-1,))), (spec("y", (4, 3)),))
+    relaxed = validation_signature(fixed)
+    assert first_shape_problem({"x": np.zeros((4, 3), np.float32)}, fixed) is None
+    assert first_shape_problem({"x": np.zeros((2, 3), np.float32)}, fixed) is not None
+    assert first_shape_problem({"x": np.zeros((2, 3), np.float32)}, relaxed) is None
+    assert "required shape [1:4, 3]" in first_shape_problem({"x": np.zeros((5, 3), np.float32)}, relaxed)
+    assert "required shape [1:4, 3]" in first_shape_problem({"x": np.zeros((2, 4), np.float32)}, relaxed)
+    assert relaxed.inputs[1] == fixed.inputs[1] and relaxed.outputs == fixed.outputs
