@@ -24,6 +24,8 @@ no dimension at all is -1, so ``batch_size auto`` turns its resize off).
 
 from __future__ import annotations
 
+import base64
+import binascii
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -101,6 +103,7 @@ def decode_input(spec: TensorSpec, array: np.ndarray, settings: ImageSettings) -
     _check_input(spec)
     datas = _payloads(name, array)
     count = len(datas)
+    datas = [_unwrapped(data, name, i, count) for i, data in enumerate(datas)]
     assert spec.shape is not None
     batch, height, width, channels = spec.shape
     if not _fits(batch, count):
@@ -121,17 +124,26 @@ def decode_input(spec: TensorSpec, array: np.ndarray, settings: ImageSettings) -
     return _cast(decoded, spec)
 
 
-# How base64 text of a JPEG or PNG starts: a client that sent the text instead of the bytes (a JSON string in KServe
-# v2, which has no base64 convention) hears what to send instead of "not an image".
+# How base64 text of a JPEG or PNG starts. KServe v2 JSON can only carry BYTES as strings, so an image comes as its
+# base64 text there; text that starts like this, sent for a numeric input (where it can mean nothing else), is
+# decoded to the image first, on every API alike.
 _BASE64_STARTS = (b"/9j/", b"iVBORw0KGgo")
 
 
-def _header(data: bytes, max_pixels: int, name: str, index: int, count: int) -> ImageHeader:
-    if data.startswith(_BASE64_STARTS):
+def _unwrapped(data: bytes, name: str, index: int, count: int) -> bytes:
+    """The image itself: ``data``, or the bytes its base64 text stands for."""
+    if not data.startswith(_BASE64_STARTS):
+        return data
+    try:
+        return base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError):
         raise InvalidInput(
-            f"{where(name, index, count)}: the data is base64 text of an image, not the image; send the image's bytes "
-            '(KServe v2: BYTES with the binary data extension or bytes_contents; TF Serving JSON: {"b64": "..."})'
-        )
+            f"{where(name, index, count)}: the data starts like base64 text of a JPEG or PNG but is not valid base64; "
+            "send the image's bytes, or its whole base64 text without line breaks"
+        ) from None
+
+
+def _header(data: bytes, max_pixels: int, name: str, index: int, count: int) -> ImageHeader:
     return images.check(data, max_pixels=max_pixels, name=name, index=index, count=count)
 
 
