@@ -72,7 +72,7 @@ lint: $(VENV)/.test-installed
 
 # Benchmarks against raw OpenVINO (about 20 minutes): the TF Serving APIs, SageMaker /invocations, JPEG inputs, Lambda cold
 # starts behind the Runtime Interface Emulator, the container images (podman), event-loop responsiveness under large
-# bodies, Lambda S3 batch memory per object size; each appends to bench/RESULTS.md.
+# bodies, Lambda S3 batch memory per object size, server-side batching off and on; each appends to bench/RESULTS.md.
 # Needs wrk and h2load.
 bench: $(VENV)/.test-installed $(RIE)
 	@command -v wrk >/dev/null && command -v h2load >/dev/null || \
@@ -86,6 +86,7 @@ bench: $(VENV)/.test-installed $(RIE)
 	$(BIN)/python -m bench.loop_responsiveness
 	$(BIN)/python -m bench.s3_batch_memory
 	$(BIN)/python -m bench.request_overhead
+	$(BIN)/python -m bench.batching
 
 # Regenerates handler/protos/*_pb2.py and tests/grpc_generated/ (gRPC stubs for the tests) from handler/protos/*.proto.
 protos: $(VENV)/.test-installed

@@ -19,13 +19,10 @@ Usage: python -m bench.image_inputs [--seconds 4] [--repeats 3] [--output bench/
 
 from __future__ import annotations
 
-import argparse
 import base64
 import io
 import json
 import os
-import shlex
-import sys
 import tempfile
 import time
 import urllib.error
@@ -159,13 +156,7 @@ def _sagemaker_endpoint(base: Path) -> Endpoint:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--seconds", type=int, default=4)
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--output", default="bench/RESULTS.md")
-    args = parser.parse_args()
-    loadgen.require_tools()
-    command = "python -m bench.image_inputs " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    args, command = loadgen.load_arguments(__doc__, "bench.image_inputs")
     scratch = Path(tempfile.mkdtemp(prefix="ovserve-bench-img-"))
     base = models.write(scratch / "models")["resnet50"]
     data = jpeg(photo_like())

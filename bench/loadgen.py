@@ -8,11 +8,14 @@ PredictRequest or ModelInferRequest) with the gRPC headers and logs every reques
 
 from __future__ import annotations
 
+import argparse
 import os
 import re
 import resource
+import shlex
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -113,3 +116,17 @@ def h2load(target: str, path: str, message: bytes, connections: int, seconds: fl
         "server_cpu_ms_per_req": (process_cpu(server_pid) - cpu_server) * 1000 / max(len(latencies), 1),
     }
     return point
+
+
+def load_arguments(doc: str, module: str, repeats: int = 3) -> tuple[argparse.Namespace, str]:
+    """The load benchmarks' shared options (``--seconds``, ``--repeats``, ``--output``) and the command line to record.
+
+    Also checks that wrk and h2load are installed, which every caller needs.
+    """
+    parser = argparse.ArgumentParser(description=doc)
+    parser.add_argument("--seconds", type=int, default=4)
+    parser.add_argument("--repeats", type=int, default=repeats)
+    parser.add_argument("--output", default="bench/RESULTS.md")
+    args = parser.parse_args()
+    require_tools()
+    return args, f"python -m {module} " + " ".join(shlex.quote(a) for a in sys.argv[1:])

@@ -69,6 +69,44 @@ def resnet50(batch: int = 1, seed: int = 50) -> ov.Model:
     return ov.Model([ops.result(probabilities)], [image], "resnet50_shaped")
 
 
+def _depthwise(w: _Weights, x: ov.Node, channels: int, stride: int) -> ov.Node:
+    """3x3 depthwise convolution (one filter per channel: a group convolution with ``channels`` groups) + bias + ReLU."""
+    scale = np.sqrt(2.0 / 9)
+    weights = ops.constant((w.rng.standard_normal((channels, 1, 1, 3, 3)) * scale).astype(np.float32))
+    y = ops.group_convolution(x, weights, [stride, stride], [1, 1], [1, 1], [1, 1])
+    return ops.relu(ops.add(y, w.bias(channels)))
+
+
+def mobilenet(batch: int = -1, seed: int = 1) -> ov.Model:
+    """MobileNet v1's shape: a 3x3 stem and 13 depthwise-separable blocks (32-1024 channels), 1000-way classifier.
+
+    About 570 MMAC at 224x224 (a few hundred MFLOPs class), NCHW, seeded random weights, any batch by default:
+    the model where a batch's fixed costs (thread hand-offs, request set-up) weigh most against its arithmetic.
+    """
+    w = _Weights(seed)
+    image = ops.parameter([batch, 3, 224, 224], ov.Type.f32, name="image")
+    x = _conv(w, image, 3, 32, 3, 2)
+    channels = 32
+    for out_channels, stride in ((64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2),
+                                 (512, 1), (512, 1), (512, 1), (512, 1), (512, 1), (1024, 2), (1024, 1)):
+        x = _depthwise(w, x, channels, stride)
+        x = _conv(w, x, channels, out_channels, 1, 1)
+        channels = out_channels
+    pooled = ops.reduce_mean(x, ops.constant(np.array([2, 3], np.int64)), keep_dims=False)
+    fc = ops.matmul(pooled, ops.constant((w.rng.standard_normal((channels, 1000)) * 0.01).astype(np.float32)), False, False)
+    probabilities = ops.softmax(fc, 1)
+    probabilities.output(0).set_names({"probabilities"})
+    return ov.Model([ops.result(probabilities)], [image], "mobilenet_shaped")
+
+
+def tiny_any_batch() -> ov.Model:
+    """The tiny model (x + 1, 10 values a row) with a dynamic batch, so requests can be merged."""
+    x = ops.parameter([-1, 10], ov.Type.f32, name="x")
+    y = ops.add(x, ops.constant(np.ones((1, 10), np.float32)))
+    y.output(0).set_names({"y"})
+    return ov.Model([ops.result(y)], [x], "tiny_any_batch")
+
+
 def write(root: Path) -> dict[str, Path]:
     """Both models as IR under ``root``; returns name -> base path (the folder holding version 1)."""
     paths = {}

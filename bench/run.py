@@ -8,12 +8,10 @@ Usage: python -m bench.run [--seconds 4] [--repeats 3] [--output bench/RESULTS.m
 
 from __future__ import annotations
 
-import argparse
 import gc
 import json
 import os
 import platform
-import shlex
 import subprocess
 import sys
 import tempfile
@@ -133,13 +131,7 @@ class Server:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--seconds", type=int, default=4)
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--output", default="bench/RESULTS.md")
-    args = parser.parse_args()
-    loadgen.require_tools()
-    command = "python -m bench.run " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    args, command = loadgen.load_arguments(__doc__, "bench.run", repeats=5)
     before = uptime()
     scratch = Path(tempfile.mkdtemp(prefix="ovserve-bench-"))
     paths = models.write(scratch / "models")

@@ -12,11 +12,9 @@ Usage: python -m bench.sagemaker [--seconds 4] [--repeats 3] [--output bench/RES
 
 from __future__ import annotations
 
-import argparse
 import io
 import json
 import os
-import shlex
 import subprocess
 import sys
 import tempfile
@@ -89,13 +87,7 @@ def _msgpack(name: str, array: np.ndarray) -> bytes:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--seconds", type=int, default=4)
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--output", default="bench/RESULTS.md")
-    args = parser.parse_args()
-    loadgen.require_tools()
-    command = "python -m bench.sagemaker " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    args, command = loadgen.load_arguments(__doc__, "bench.sagemaker")
     scratch = Path(tempfile.mkdtemp(prefix="ovserve-bench-sm-"))
     paths = models.write(scratch / "models")
     paths["tabular"] = scratch / "models" / "tabular"

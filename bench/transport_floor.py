@@ -10,8 +10,6 @@ Usage: python -m bench.transport_floor [--seconds 4] [--repeats 3] [--output ben
 
 from __future__ import annotations
 
-import argparse
-import shlex
 import socket
 import subprocess
 import sys
@@ -46,12 +44,7 @@ def _start(kind: str) -> tuple[subprocess.Popen, int]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--seconds", type=int, default=4)
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--output", default="bench/RESULTS.md")
-    args = parser.parse_args()
-    loadgen.require_tools()
+    args, command = loadgen.load_arguments(__doc__, "bench.transport_floor")
     before = uptime()
     (sanic, rest), (grpc, grpc_port) = _start("sanic"), _start("grpc")
     points: dict[tuple[str, str], Callable[[], Point]] = {}
@@ -72,7 +65,6 @@ def main() -> None:
         for process in (sanic, grpc):
             process.terminate()
             process.wait(30)
-    command = "python -m bench.transport_floor " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     lines = [
         f"\n## {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: `{command}`\n",
         f"- load before: `{before}`", f"- load after: `{uptime()}`",

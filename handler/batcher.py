@@ -222,6 +222,8 @@ class Batcher:
                 if batch.solo or self._limits.padded(entry.rows) == entry.rows:  # the common case, kept short
                     self.stats.inferences += 1
                     self.stats.largest_batch = max(self.stats.largest_batch, entry.rows)
+                    if log.isEnabledFor(logging.DEBUG):
+                        self._log_inference(1, entry.rows, entry.rows)
                     return await self._pool.run(entry.inputs)
                 await self._execute(batch)
             finally:
@@ -356,6 +358,8 @@ class Batcher:
         stats.largest_batch = max(stats.largest_batch, size)
         if len(entries) > 1:
             stats.merged_requests += len(entries)
+        if log.isEnabledFor(logging.DEBUG):
+            self._log_inference(len(entries), rows, size)
         if len(entries) == 1 and size == rows:
             only = entries[0]
             outputs = await self._pool.run(only.inputs)
@@ -377,6 +381,15 @@ class Batcher:
             if not entry.future.done():
                 entry.future.set_result(tuple(output[start:stop] for output in outputs))
             start = stop
+
+    def _log_inference(self, requests: int, rows: int, size: int) -> None:
+        """One DEBUG line per inference: how to see merging from outside the process (``--log_level DEBUG``).
+
+        A log line rather than an API field: no client-visible answer changes, and
+        nothing is paid unless DEBUG is on (the callers check the level first).
+        """
+        log.debug("batch inferred", extra={"model": self._label, "requests": requests, "rows": rows,
+                                           "padded_rows": size - rows, "inferences": self.stats.inferences})
 
     def close(self) -> None:
         """Run what is queued without waiting for timers, then close the pool; ``run`` refuses once drained."""

@@ -43,7 +43,7 @@ async def _build(served: ServedModel, build_arrays: ArrayBuilder, work_bytes: in
     relax = getattr(build_arrays, "without_shape_checks", None)
     if relax is not None and served.follows_request_shapes:
         build_arrays = relax()  # the model recompiles for the request's shapes: only types and sizes are checked early
-    signature = served.signature
+    signature = served.request_signature
     if work_bytes < offload.OFFLOAD_AT_BYTES:
         return build_arrays(signature)
     return await offload.on_worker(lambda: prepare(build_arrays(signature), signature))
@@ -94,11 +94,11 @@ class Engine:
         try:
             served = version_entry.served
             if request.work_bytes < offload.OFFLOAD_AT_BYTES and not served.follows_request_shapes:
-                arrays = request.arrays(served.signature)  # the hot path: small requests build on the loop
+                arrays = request.arrays(served.request_signature)  # the hot path: small requests build on the loop
             else:
                 arrays = await _build(served, request.arrays, request.work_bytes)
-            if image_inputs.needs_decoding(arrays, served.signature):  # JPEG/PNG for numeric inputs: decoded off the loop
-                arrays = await image_inputs.decode_on_worker(arrays, served.signature, image_inputs.ImageSettings.of(served.config))
+            if image_inputs.needs_decoding(arrays, served.request_signature):  # JPEG/PNG for numeric inputs: decoded off the loop
+                arrays = await image_inputs.decode_on_worker(arrays, served.request_signature, image_inputs.ImageSettings.of(served.config))
             if request.records:
                 outputs = await infer_records(served, arrays, output_filter=request.output_filter)
             else:

@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from .batch_shapes import batching_problem, validation_signature
+from .batcher import Batcher
 from .daemon_threads import run_in_daemon_thread
 from .errors import InvalidInput, ModelLoadError, StorageError
 from .infer_pool import InferenceOutOfMemory, InferPool
@@ -34,6 +36,10 @@ from .validation import first_shape_problem, prepare, shape_mismatch
 log = logging.getLogger("ovserve.model")
 
 
+class BatchingRefused(ModelLoadError):
+    """The model cannot be batched as configured: a load error of its own, never retried with static shapes."""
+
+
 @dataclass
 class _Loaded:
     model: Any  # openvino.Model after reshape and pre/post-processing (kept for on-demand reshapes)
@@ -42,6 +48,12 @@ class _Loaded:
     pool: InferPool
     mapping: Mapping
     original_names: dict[str, str]  # client input name -> model input name
+    runner: InferPool | Batcher  # what ``infer`` awaits: the pool, or the batcher in front of it
+    checked: Signature  # what requests are checked against: ``signature``, with 1..N rows for a fixed batch N when batching
+
+    def close(self) -> None:
+        """Close what infers: a batcher runs what is queued, then closes the pool."""
+        self.runner.close()
 
 
 def _dims(partial: Any) -> tuple | None:
@@ -108,6 +120,7 @@ class ServedModel:
         self._loading: asyncio.Future | None = None
         self._reshape_lock = asyncio.Lock()
         self._on_demand: frozenset[str] = frozenset()
+        self._batching_skip_logged = False
         self.label = f"{config.name} v{version}"
 
     @property
@@ -134,6 +147,20 @@ class ServedModel:
         if self._loaded is None:
             raise RuntimeError("signature read before load")
         return self._loaded.signature
+
+    @property
+    def request_signature(self) -> Signature:
+        """What requests are decoded and checked against: ``signature``, except that with batching a fixed batch N
+        takes 1 to N rows (the batcher pads them); metadata keeps showing ``signature``."""
+        if self._loaded is None:
+            raise RuntimeError("signature read before load")
+        return self._loaded.checked
+
+    @property
+    def batcher(self) -> Batcher | None:
+        """The version's batcher when batching is on for it (its ``stats`` are the debug counters)."""
+        runner = self._loaded.runner if self._loaded is not None else None
+        return runner if isinstance(runner, Batcher) else None
 
     async def ensure_loaded(self) -> None:
         """Load once; every concurrent caller awaits the same load and sees its error."""
@@ -180,13 +207,19 @@ class ServedModel:
         plan = apply_shape(model, self.config, mapping.inputs, dynamic=dynamic)
         model = apply_layout_and_types(model, self.config, mapping.inputs, mapping.outputs)
         try:
-            return self._compile(model, mapping), plan
+            return self._compile(model, mapping, plan.on_demand), plan
+        except BatchingRefused:
+            raise
         except ModelLoadError:
             if plan.dynamic:
                 return None, plan
             raise
 
-    def _compile(self, model: Any, mapping: Mapping) -> _Loaded:
+    def _compile(self, model: Any, mapping: Mapping, on_demand: frozenset[str]) -> _Loaded:
+        """Compile ``model`` and put a pool (and a batcher, when configured) in front of it.
+
+        ``on_demand``: inputs recompiled per request shape; such a version is never batched.
+        """
         core = get_core(self._cpu_extension)
         properties = dict(self.config.plugin_config)
         if self.config.cache_dir:
@@ -203,7 +236,34 @@ class ServedModel:
         }
         size = self.config.nireq or int(compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
         pool = InferPool(compiled, max(1, size), self.config.max_queued_requests, self.label)
-        return _Loaded(model, compiled, Signature(inputs, outputs), pool, mapping, originals)
+        signature = Signature(inputs, outputs)
+        runner, checked = self._batching(pool, signature, on_demand)
+        return _Loaded(model, compiled, signature, pool, mapping, originals, runner, checked)
+
+    def _batching(
+        self, pool: InferPool, signature: Signature, on_demand: frozenset[str]
+    ) -> tuple[InferPool | Batcher, Signature]:
+        """The runner and request signature for this compile: the pool itself unless batching is configured.
+
+        A model that cannot be batched stops its load with a message saying why
+        (``ModelLoadError``): serving it unbatched would silently ignore the setting.
+        On-demand reshapes win over batching: each request shape is a compile of its
+        own, so there is nothing to merge into; the version runs unbatched, said once.
+        """
+        settings = self.config.batching
+        if settings is None:
+            return pool, signature
+        if on_demand:
+            if not self._batching_skip_logged:
+                self._batching_skip_logged = True
+                log.warning("batching is off for this version: it is recompiled for the shapes requests bring", extra={
+                    "model": self.config.name, "version": self.version, "inputs": sorted(on_demand)})
+            return pool, signature
+        problem = batching_problem(signature)
+        if problem:
+            pool.close()
+            raise BatchingRefused(f"batching: {problem}")
+        return Batcher(pool, signature, settings, self.label), validation_signature(signature)
 
     async def infer(self, arrays: dict[str, np.ndarray], output_filter: list[str] | None = None) -> dict[str, np.ndarray]:
         """Validate ``arrays`` (client input names) and infer; returns client output names -> arrays.
@@ -214,8 +274,8 @@ class ServedModel:
         await self.ensure_loaded()
         loaded = self._loaded
         assert loaded is not None
-        ready = prepare(arrays, loaded.signature)
-        problem = first_shape_problem(ready, loaded.signature)
+        ready = prepare(arrays, loaded.checked)
+        problem = first_shape_problem(ready, loaded.checked)
         if problem:
             if not self._on_demand:
                 raise InvalidInput(problem)
@@ -227,7 +287,7 @@ class ServedModel:
                 raise InvalidInput(f"output tensors not in signature: {unknown}. Outputs are {outputs_wanted}")
         by_index = {loaded.signature.input(name).index: array for name, array in ready.items()}  # type: ignore[union-attr]
         try:
-            results = await loaded.pool.run(by_index)
+            results = await loaded.runner.run(by_index)
         except InferenceOutOfMemory:
             await self._renew(loaded)
             raise
@@ -259,12 +319,12 @@ class ServedModel:
             model = current.model.clone()
             reshape_for_request(model, shapes)
             try:
-                replacement = await run_in_daemon_thread(lambda: self._compile(model, current.mapping))
+                replacement = await run_in_daemon_thread(lambda: self._compile(model, current.mapping, self._on_demand))
             except ModelLoadError as exc:  # this request's shapes are what the device refused
                 described = ", ".join(f"{name} {list(shape)}" for name, shape in shapes.items())
                 raise InvalidInput(f"the model cannot be compiled for {described}: {exc.message}") from None
             self._loaded = replacement
-            current.pool.close()
+            current.close()
             log.info("model recompiled for new input shapes", extra={"model": self.config.name, "version": self.version})
             return replacement
 
@@ -279,17 +339,17 @@ class ServedModel:
                 return  # someone renewed it already
             model = broken.model.clone()
             try:
-                self._loaded = await run_in_daemon_thread(lambda: self._compile(model, broken.mapping))
+                self._loaded = await run_in_daemon_thread(lambda: self._compile(model, broken.mapping, self._on_demand))
             except ModelLoadError as exc:
                 log.error("recompiling after a failed memory allocation failed", extra={
                     "model": self.config.name, "version": self.version, "reason": exc.message})
                 return
-            broken.pool.close()
+            broken.close()
             log.warning("model recompiled after a failed memory allocation", extra={"model": self.config.name, "version": self.version})
 
     def unload(self) -> None:
         """Drop the compiled model; callers make sure nothing is in flight."""
         if self._loaded is not None:
-            self._loaded.pool.close()
+            self._loaded.close()
         self._loaded = None
         self._loading = None

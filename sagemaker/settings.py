@@ -7,7 +7,9 @@ variables: ``SAGEMAKER_BIND_TO_PORT`` (8080), ``SAGEMAKER_MAX_PAYLOAD_IN_MB``
 (6), ``SAGEMAKER_MULTI_MODEL``, ``SAGEMAKER_BATCH``,
 ``SAGEMAKER_BATCH_STRATEGY``, ``SAGEMAKER_MAX_CONCURRENT_TRANSFORMS``; and the
 toolkit conventions ``SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT`` and
-``SAGEMAKER_TFS_DEFAULT_MODEL_NAME``; for multi-model endpoints
+``SAGEMAKER_TFS_DEFAULT_MODEL_NAME``; the TF Serving container's batching
+variables ``SAGEMAKER_TFS_ENABLE_BATCHING`` and ``SAGEMAKER_TFS_MAX_BATCH_SIZE``
+and friends (``batching_settings.from_sagemaker_env``), for every model; for multi-model endpoints
 ``OVSERVE_MEMORY_RESERVE_MB``, memory kept free when deciding whether a model fits.
 
 The model comes from ``/opt/ml/model`` (``OVSERVE_MODEL_PATH`` moves it): an
@@ -22,6 +24,7 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
+from ovserve.handler.batching_settings import from_sagemaker_env
 from ovserve.handler.codecs import media_types
 from ovserve.handler.errors import ConfigError
 from ovserve.handler.settings.config import ModelConfig
@@ -62,6 +65,7 @@ def load(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> SageM
     """Validate flags and environment; ConfigError names the variable or flag at fault."""
     environ = os.environ if environ is None else environ
     values = gather_values(argv, environ)
+    batching = from_sagemaker_env(environ)  # SAGEMAKER_TFS_*: every model's batching, else the flags'
     multi_model = parse_bool("SAGEMAKER_MULTI_MODEL", environ.get("SAGEMAKER_MULTI_MODEL", "false") or "false")
     if multi_model:
         for flag in ("config_path", "model_name", "model_path"):
@@ -70,7 +74,7 @@ def load(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> SageM
         models: tuple[ModelConfig, ...] = ()
     else:
         values = with_model_location(values, MODEL_DIR)
-        models = tuple(replace(m, preload=True) for m in models_from_values(values))  # load starts at once
+        models = tuple(replace(m, preload=True) for m in models_from_values(values, batching))  # load starts at once
     values.setdefault("file_system_poll_wait_seconds", "0")  # /opt/ml/model does not change under a running endpoint
     server = settings_from_values(values, models)
     max_payload = parse_int(
@@ -87,7 +91,7 @@ def load(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> SageM
         raise fail("SAGEMAKER_TFS_DEFAULT_MODEL_NAME", f"one of the served models {[m.name for m in models]}", default_model)
     return SageMakerSettings(
         server=server,
-        model_template=model_template(values),
+        model_template=model_template(values, batching=batching),
         port=parse_int("SAGEMAKER_BIND_TO_PORT", environ.get("SAGEMAKER_BIND_TO_PORT", "") or "8080", minimum=0, maximum=65535),
         max_payload_mb=max_payload,
         multi_model=multi_model,

@@ -168,3 +168,27 @@ def half_double() -> ov.Model:
     y = ops.multiply(x, ops.constant(np.float16(2)))
     y.output(0).set_names({"doubled"})
     return ov.Model([ops.result(y)], [x], "half_double")
+
+
+def row_work(width: int = 256, rounds: int = 12) -> ov.Model:
+    """y = tanh(... tanh(x @ W1) ... @ Wn) for x [-1, width]: rows independent, a few hundred µs per inference.
+
+    For batching tests: slow enough that requests pile up behind a running
+    inference, and each row's answer is bit-identical whatever batch it runs in.
+    """
+    x = ops.parameter([-1, width], ov.Type.f32, name="x")
+    rng = np.random.default_rng(7)
+    y = x
+    for _ in range(rounds):
+        weights = (rng.standard_normal((width, width)) / np.sqrt(width)).astype(np.float32)
+        y = ops.tanh(ops.matmul(y, ops.constant(weights), False, False))
+    y.output(0).set_names({"y"})
+    return ov.Model([ops.result(y)], [x], "row_work")
+
+
+def batch_sum(width: int = 4) -> ov.Model:
+    """total = the sum over every row of x [-1, width]: an output without the batch dimension (not batchable)."""
+    x = ops.parameter([-1, width], ov.Type.f32, name="x")
+    total = ops.reduce_sum(x, ops.constant(np.array([0], dtype=np.int64)), keep_dims=False)
+    total.output(0).set_names({"total"})
+    return ov.Model([ops.result(total)], [x], "batch_sum")

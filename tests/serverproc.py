@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import grpc
 import httpx
 
 REPO = Path(__file__).resolve().parent.parent
@@ -116,9 +117,20 @@ def write_config(root: Path, builders: dict, with_versions: bool = False) -> Pat
 @contextlib.contextmanager
 def serving(root: Path, builders: dict) -> Iterator[Server]:
     """One ready server for ``builders`` (name -> model); checks it survived, then stops it."""
-    started = Server(["--config_path", str(write_config(root, builders))], log_path=root / "server.log")
+    yield from live_until_done(Server(["--config_path", str(write_config(root, builders))], log_path=root / "server.log"))
+
+
+def live_until_done(started: Server) -> Iterator[Server]:
+    """A module fixture's body: wait until ``started`` is live, yield it, check it never died, and stop it."""
     try:
         yield started.wait_live()
         assert started.process.poll() is None, f"server died while in use: {started.read_log()}"
     finally:
         started.stop()
+
+
+def ready_channel(server: Server, timeout: float = 30) -> Iterator[grpc.Channel]:
+    """A gRPC channel to ``server``, connected before it is handed out and closed afterwards."""
+    with grpc.insecure_channel(server.grpc_target) as opened:
+        grpc.channel_ready_future(opened).result(timeout=timeout)
+        yield opened

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..batching_settings import BatchingSettings, from_config
 from ..codecs.images import DEFAULT_MAX_PIXELS
 from ..errors import ConfigError
 from .image import ImageSpec, parse_image
@@ -61,6 +62,7 @@ class ModelConfig:
     max_archive_bytes: int = DEFAULT_MAX_ARCHIVE_BYTES
     image: ImageSpec | None = None  # how encoded images become the input (settings/image.py); None: OVMS's rules
     max_image_pixels: int = DEFAULT_MAX_PIXELS  # the largest width x height an image header may declare
+    batching: BatchingSettings | None = None  # dynamic batching (batching_settings.py); None: off, the default
 
 
 _KNOWN_KEYS = {
@@ -77,6 +79,7 @@ _KNOWN_KEYS = {
     "preload",
     "max_queued_requests",
     "image",
+    "batching",
 }
 # OVMS's stateful-model keys. Accepted so OVMS configs load, as long as they ask for nothing this server
 # does not do: "stateful" and "low_latency_transformation" must be false; "idle_sequence_cleanup" and
@@ -146,7 +149,20 @@ def model_config_from_mapping(
         max_archive_bytes=merged.get("max_archive_bytes", DEFAULT_MAX_ARCHIVE_BYTES),
         image=parse_image(key("image"), merged.get("image")),
         max_image_pixels=merged.get("max_image_pixels", DEFAULT_MAX_PIXELS),
+        batching=_batching(merged.get("batching"), key("batching")),
     )
+
+
+def _batching(value: Any, where: str) -> BatchingSettings | None:
+    """The model's own ``"batching"`` (an object, true or false), else the server-wide value from ``defaults``.
+
+    The server-wide value (``--enable_batching``, SageMaker's variables) arrives
+    already validated as ``BatchingSettings``; a model's own key replaces it, and
+    ``"batching": false`` opts that model out.
+    """
+    if isinstance(value, BatchingSettings):
+        return value
+    return from_config(value, where=where)
 
 
 def _refuse_stateful(raw: dict[str, Any], key: Callable[[str], str]) -> None:

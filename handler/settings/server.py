@@ -17,6 +17,7 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from ..batching_settings import BatchingSettings, from_text_file
 from ..codecs.images import DEFAULT_MAX_PIXELS
 from ..errors import ConfigError
 from .config import (
@@ -96,9 +97,11 @@ _FLAGS: tuple[tuple[str, str], ...] = (
     ("max_archive_bytes", f"largest total size of a model.tar.gz's files (default {DEFAULT_MAX_ARCHIVE_BYTES}, 20 GiB)"),
     ("max_image_pixels", f"largest width x height an image may declare, checked before decoding (default {DEFAULT_MAX_PIXELS})"),
     ("image", 'how images become the input: {"color": "RGB", "mean": [...], "scale": [...], "resize": "linear"}'),
+    ("batching_parameters_file", "TF Serving BatchingParameters text file (with --enable_batching)"),
 )
 _BOOL_FLAGS: tuple[tuple[str, str], ...] = (
     ("preload", "read and compile every model at start-up instead of on first use"),
+    ("enable_batching", "merge concurrent requests into one inference, for every model without its own \"batching\""),
 )
 # Variables OVMS reads without a prefix.
 _PLAIN_ENV = {
@@ -158,9 +161,28 @@ def gather_values(argv: Sequence[str], environ: Mapping[str, str] | None = None)
     return _gather(argv, os.environ if environ is None else environ)
 
 
-def shared_model_defaults(values: Mapping[str, str]) -> dict:
-    """Server-wide model defaults, checked under their flag names before any model sees them."""
+def server_batching(values: Mapping[str, str]) -> BatchingSettings | None:
+    """TF Serving's ``--enable_batching`` / ``--batching_parameters_file``: the batching of models without their own key.
+
+    As in TF Serving, the file without the flag is an error (it would be ignored
+    silently); the flag without a file means the defaults (``BatchingSettings()``).
+    """
+    enabled = parse_bool("--enable_batching", values.get("enable_batching", "false"))
+    path = values.get("batching_parameters_file")
+    if path and not enabled:
+        raise ConfigError("--batching_parameters_file: given without --enable_batching; expected both, or neither")
+    if not enabled:
+        return None
+    return from_text_file(path) if path else BatchingSettings(where="--enable_batching")
+
+
+def shared_model_defaults(values: Mapping[str, str], batching: BatchingSettings | None = None) -> dict:
+    """Server-wide model defaults, checked under their flag names before any model sees them.
+
+    ``batching``: a front end's own server-wide batching (SageMaker's variables), used instead of the flags when set.
+    """
     return {
+        "batching": batching or server_batching(values),
         "cache_dir": values.get("cache_dir") or None,
         "preload": parse_bool("--preload", values.get("preload", "false")),
         "max_queued_requests": parse_int(
@@ -181,15 +203,17 @@ def shared_model_defaults(values: Mapping[str, str]) -> dict:
     }
 
 
-def model_template(values: Mapping[str, str], name: str = "model", base_path: str = ".") -> ModelConfig:
+def model_template(
+    values: Mapping[str, str], name: str = "model", base_path: str = ".", batching: BatchingSettings | None = None
+) -> ModelConfig:
     """A model configured by the command-line model flags alone (for models added later, e.g. multi-model endpoints)."""
     raw = {"name": name, "base_path": base_path, **{flag: values[flag] for flag in MODEL_FLAGS if flag in values}}
-    return model_config_from_mapping("--", raw, shared_model_defaults(values), CLI_NAMES)
+    return model_config_from_mapping("--", raw, shared_model_defaults(values, batching), CLI_NAMES)
 
 
-def models_from_values(values: Mapping[str, str]) -> tuple[ModelConfig, ...]:
+def models_from_values(values: Mapping[str, str], batching: BatchingSettings | None = None) -> tuple[ModelConfig, ...]:
     """The served models: ``--config_path``'s list, or the one ``--model_name``/``--model_path`` names."""
-    shared = shared_model_defaults(values)
+    shared = shared_model_defaults(values, batching)
     if values.get("config_path"):
         clashing = [f for f in ("model_name", "model_path", *MODEL_FLAGS) if f in values]
         if clashing:
@@ -202,7 +226,7 @@ def models_from_values(values: Mapping[str, str]) -> tuple[ModelConfig, ...]:
             raise ConfigError("--model_name: missing; expected a name to serve --model_path under")
         if not values.get("model_path"):
             raise ConfigError("--model_path: missing; expected the folder holding the model's version folders")
-        return (model_template(values, values["model_name"], values["model_path"]),)
+        return (model_template(values, values["model_name"], values["model_path"], batching),)
     raise ConfigError("--model_name/--model_path or --config_path: missing; expected one of them")
 
 

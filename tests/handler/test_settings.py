@@ -437,3 +437,19 @@ def test_stateful_keys_that_ask_for_nothing_are_accepted(tmp_path, extra):
 def test_stateful_keys_that_ask_for_the_feature_stop_start_up(tmp_path, extra, message):
     path = write_config(tmp_path, models_document({"name": "a", "base_path": "/a", **extra}))
     assert config_error(["--config_path", str(path)]) == message
+
+
+def test_enable_batching_is_server_wide_and_a_models_own_key_wins(tmp_path):
+    (tmp_path / "config.json").write_text(json.dumps({"model_config_list": [
+        {"config": {"name": "a", "base_path": "a"}}, {"config": {"name": "b", "base_path": "b", "batching": False}},
+        {"config": {"name": "c", "base_path": "c", "batching": {"batch_timeout_micros": 0}}}]}))
+    (tmp_path / "params.pbtxt").write_text("max_batch_size { value: 12 }\nallowed_batch_sizes: 4\nallowed_batch_sizes: 12\n")
+    config = ["--config_path", str(tmp_path / "config.json")]
+    a, b, c = load_settings([*config, "--enable_batching", "--batching_parameters_file", str(tmp_path / "params.pbtxt")]).models
+    assert a.batching is not None and (a.batching.max_batch_size, a.batching.allowed_batch_sizes) == (12, (4, 12))
+    assert b.batching is None and c.batching is not None and (c.batching.max_batch_size, c.batching.batch_timeout_micros) == (32, 0)
+    (only,) = load_settings(["--model_name", "m", "--model_path", str(tmp_path)], {"OVSERVE_ENABLE_BATCHING": "true"}).models
+    assert only.batching is not None and only.batching.max_batch_size == 32  # the flag alone: the defaults
+    assert load_settings(config).models[0].batching is None  # off by default
+    with pytest.raises(ConfigError, match="--batching_parameters_file: given without --enable_batching"):
+        load_settings([*config, "--batching_parameters_file", str(tmp_path / "params.pbtxt")])

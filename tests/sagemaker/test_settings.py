@@ -60,3 +60,26 @@ def test_multi_model_endpoints_keep_model_flags_for_later_loads(tmp_path):
 def test_bad_values_name_the_variable(tmp_path, environ, fragment):
     with pytest.raises(ConfigError, match=fragment):
         settings.load([], {"OVSERVE_MODEL_PATH": str(tmp_path), **environ})
+
+
+def test_the_containers_batching_variables_apply_to_every_model_and_to_later_loads(tmp_path):
+    (tmp_path / "config.json").write_text(json.dumps({"model_config_list": [
+        {"config": {"name": "a", "base_path": "a"}}, {"config": {"name": "b", "base_path": "b", "batching": False}},
+        {"config": {"name": "c", "base_path": "c", "batching": {"max_batch_size": 2}}}]}))
+    environ = {"OVSERVE_MODEL_PATH": str(tmp_path), "SAGEMAKER_TFS_ENABLE_BATCHING": "TRUE", "SAGEMAKER_TFS_MAX_BATCH_SIZE": "16"}
+    a, b, c = settings.load([], environ).server.models
+    assert a.batching is not None and (a.batching.max_batch_size, a.batching.batch_timeout_micros) == (16, 1000)
+    assert b.batching is None and c.batching is not None and c.batching.max_batch_size == 2  # the model's own key wins
+    multi = settings.load([], {"SAGEMAKER_MULTI_MODEL": "true", "SAGEMAKER_TFS_ENABLE_BATCHING": "true"})
+    assert multi.model_template.batching is not None and multi.model_template.batching.max_batch_size == 8
+    assert settings.load([], {"OVSERVE_MODEL_PATH": str(tmp_path / "a")}).server.models[0].batching is None  # off by default
+
+
+@pytest.mark.parametrize(
+    ("environ", "fragment"),
+    [({"SAGEMAKER_TFS_ENABLE_BATCHING": "yes"}, "SAGEMAKER_TFS_ENABLE_BATCHING: expected true or false"),
+     ({"SAGEMAKER_TFS_ENABLE_BATCHING": "true", "SAGEMAKER_TFS_MAX_BATCH_SIZE": "0"}, "SAGEMAKER_TFS_MAX_BATCH_SIZE")],
+)
+def test_bad_batching_variables_name_the_variable(tmp_path, environ, fragment):
+    with pytest.raises(ConfigError, match=fragment):
+        settings.load([], {"OVSERVE_MODEL_PATH": str(tmp_path), **environ})

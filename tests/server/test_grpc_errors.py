@@ -24,7 +24,7 @@ from ovserve.handler.codecs import tensor_proto
 from ovserve.handler.protos import serving_apis_pb2, tensor_pb2
 from tests import models
 from tests.grpc_generated import serving_services_pb2_grpc
-from tests.serverproc import Server, serving
+from tests.serverproc import Server, ready_channel, serving
 
 TIMEOUT = 60
 ADD_X = np.arange(10, dtype=np.float32).reshape(1, 10)
@@ -48,9 +48,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 @pytest.fixture(scope="module")
 def channel(server: Server) -> Iterator[grpc.Channel]:
-    with grpc.insecure_channel(server.grpc_target) as opened:
-        grpc.channel_ready_future(opened).result(timeout=TIMEOUT)
-        yield opened
+    yield from ready_channel(server, TIMEOUT)
 
 
 @pytest.fixture(scope="module")

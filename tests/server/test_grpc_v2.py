@@ -22,7 +22,7 @@ import pytest
 from ovserve.handler.protos import grpc_service_pb2 as pb
 from tests import models
 from tests.grpc_generated import grpc_service_pb2_grpc
-from tests.serverproc import Server, write_config
+from tests.serverproc import Server, live_until_done, ready_channel, write_config
 
 TIMEOUT = 60
 X = np.arange(10, dtype=np.float32).reshape(1, 10) / 7
@@ -42,18 +42,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     root = tmp_path_factory.mktemp("grpc_v2")
     config = write_config(root, MODELS, with_versions=True)
     started = Server(["--config_path", str(config)], log_path=root / "server.log")
-    try:
-        yield started.wait_live()
-        assert started.process.poll() is None, started.read_log()
-    finally:
-        started.stop()
+    yield from live_until_done(started)
 
 
 @pytest.fixture(scope="module")
 def channel(server: Server) -> Iterator[grpc.Channel]:
-    with grpc.insecure_channel(server.grpc_target) as opened:
-        grpc.channel_ready_future(opened).result(timeout=TIMEOUT)
-        yield opened
+    yield from ready_channel(server, TIMEOUT)
 
 
 @pytest.fixture(scope="module")

@@ -29,7 +29,7 @@ from ovserve.handler.protos import grpc_service_pb2 as v2
 from ovserve.handler.protos import serving_apis_pb2, tensor_pb2
 from tests import image_files, models
 from tests.grpc_generated import grpc_service_pb2_grpc, serving_services_pb2_grpc
-from tests.serverproc import Server
+from tests.serverproc import Server, live_until_done, ready_channel
 
 TIMEOUT = 60
 HEADER = "Inference-Header-Content-Length"
@@ -67,18 +67,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     config = root / "config.json"
     config.write_text(json.dumps({"model_config_list": entries}))
     started = Server(["--config_path", str(config), "--max_image_pixels", "100000"], log_path=root / "server.log")
-    try:
-        yield started.wait_live()
-        assert started.process.poll() is None, started.read_log()
-    finally:
-        started.stop()
+    yield from live_until_done(started)
 
 
 @pytest.fixture(scope="module")
 def channel(server: Server) -> Iterator[grpc.Channel]:
-    with grpc.insecure_channel(server.grpc_target) as opened:
-        grpc.channel_ready_future(opened).result(timeout=TIMEOUT)
-        yield opened
+    yield from ready_channel(server, TIMEOUT)
 
 
 # ---------------------------------------------------------------- one sender per wire form
