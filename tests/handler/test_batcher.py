@@ -18,7 +18,7 @@ import openvino.opset13 as ops
 import pytest
 
 from ovserve.handler import batcher as batcher_module
-from ovserve.handler.batcher import Batcher, batching_problem
+from ovserve.handler.batcher import LONE_LEADS_BEFORE_SKIPPING, PROBE_EVERY, Batcher, batching_problem
 from ovserve.handler.batching_settings import BatchingSettings
 from ovserve.handler.errors import NotReady, Overloaded
 from ovserve.handler.infer_pool import InferenceFailed, InferPool
@@ -193,6 +193,27 @@ def test_a_lone_request_on_an_idle_model_does_not_wait_for_the_window(make, comp
     assert batcher.stats.inferences == 3 and batcher.stats.merged_requests == 0
     for n, answer in enumerate(answers):
         assert_same(answer, unbatched(compiled("rows"), rows_of([n])))
+
+
+def test_a_lone_client_stops_paying_a_loop_turn_and_company_brings_the_turn_back(make, compiled):
+    """After LONE_LEADS_BEFORE_SKIPPING solitary leads, only every PROBE_EVERY-th still yields; a burst re-arms it."""
+    batcher, _ = make("rows", max_batch_size=32)
+    lone = LONE_LEADS_BEFORE_SKIPPING + 2 * PROBE_EVERY
+
+    async def scenario():
+        for n in range(lone):
+            await batcher.run({0: rows_of([n])})
+        waited_alone = batcher.stats.waited_turns
+        while batcher.stats.waited_turns == waited_alone:  # send bursts until one lands on a probing lead
+            await asyncio.gather(*(batcher.run({0: rows_of([n])}) for n in range(4)))
+        before = batcher.stats.inferences
+        await asyncio.gather(*(batcher.run({0: rows_of([n])}) for n in range(4)))  # waiting is back: merged at once
+        return waited_alone, batcher.stats.inferences - before
+
+    waited_alone, inferences = asyncio.run(scenario())
+
+    assert LONE_LEADS_BEFORE_SKIPPING <= waited_alone <= LONE_LEADS_BEFORE_SKIPPING + 3  # 8 first, then 1 in 16
+    assert inferences == 1
 
 
 def test_requests_queued_in_the_same_loop_turn_run_together(make, compiled):
