@@ -17,7 +17,9 @@ calls the compiled request's own ``infer``:
 
 Anything else (string and bf16 inputs, scalars, other types, or an OpenVINO
 whose private ``infer`` signature differs) takes the public API, which handles
-every case.
+every case. String outputs come back as bytes on both paths: OpenVINO's default
+UTF-8 decoding replaces what is not UTF-8 (an image echoed by a string model),
+and the text encoders decode or base64 the bytes themselves.
 """
 
 from __future__ import annotations
@@ -112,10 +114,6 @@ class InferCall:
         buffer = kept[1]
         np.copyto(buffer.data, array)
         return buffer
-
-    def forget_buffers(self) -> None:
-        """Drop the kept input buffers (the pool is closing)."""
-        self._buffers.clear()
 
 
 def _plain_dtype(ov: Any, port: Any) -> np.dtype | None:
