@@ -13,29 +13,17 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from .batching_settings import BatchingSettings
-from .signature import Signature, TensorSpec
+from .signature import Signature, TensorSpec, port_dims
 
 BATCH_AXIS = 0  # the batch dimension of every input and output; documented, not configurable
 
-Dim = int | tuple[int, int]
 _Port = tuple[str, tuple | None, str | None]  # name, dims (None: rank unknown), layout letters
 
 
 def _port(port: Any, index: int, side: str) -> _Port:
     """Name, dims and layout of an OpenVINO port, as ``Signature`` would describe it."""
     name = port.get_any_name() if port.get_names() else f"{side}_{index}"
-    partial = port.get_partial_shape()
-    if partial.rank.is_dynamic:
-        return name, None, None
-    dims: list[Dim] = []
-    for dim in partial:
-        if dim.is_static:
-            dims.append(dim.get_length())
-        elif dim.get_max_length() >= 0:
-            dims.append((dim.get_min_length(), dim.get_max_length()))
-        else:
-            dims.append(-1)
-    return name, tuple(dims), None
+    return name, port_dims(port.get_partial_shape()), None
 
 
 def ports(source: Signature | Any) -> tuple[list[_Port], list[_Port]]:

@@ -76,12 +76,8 @@ def needs_decoding(arrays: Mapping[str, np.ndarray], signature: Signature) -> bo
     return False
 
 
-def decode_inputs(
-    arrays: Mapping[str, np.ndarray], signature: Signature, settings: ImageSettings | ModelConfig
-) -> dict[str, np.ndarray]:
+def decode_inputs(arrays: Mapping[str, np.ndarray], signature: Signature, settings: ImageSettings) -> dict[str, np.ndarray]:
     """``arrays`` with every encoded numeric input decoded to the input's type; blocking (run it on a worker)."""
-    if isinstance(settings, ModelConfig):
-        settings = ImageSettings.of(settings)
     decoded = dict(arrays)
     for name, array in arrays.items():
         spec = signature.input(name)
@@ -91,7 +87,7 @@ def decode_inputs(
 
 
 async def decode_on_worker(
-    arrays: Mapping[str, np.ndarray], signature: Signature, settings: ImageSettings | ModelConfig
+    arrays: Mapping[str, np.ndarray], signature: Signature, settings: ImageSettings
 ) -> dict[str, np.ndarray]:
     """``decode_inputs`` on an image worker thread, awaited from the event loop."""
     return await _pool.run(lambda: decode_inputs(arrays, signature, settings))

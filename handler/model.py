@@ -28,7 +28,7 @@ from .mapping import Mapping, read_mapping
 from .reshape import ReshapePlan, apply_layout_and_types, apply_shape, reshape_for_request, short_reason
 from .runtime import get_core
 from .settings.config import ModelConfig
-from .signature import Signature, TensorSpec
+from .signature import Signature, TensorSpec, port_dims
 from .storage.model_files import find_model_file
 from .tensors import from_ov_name
 from .validation import first_shape_problem, prepare, shape_mismatch
@@ -54,20 +54,6 @@ class _Loaded:
     def close(self) -> None:
         """Close what infers: a batcher runs what is queued, then closes the pool."""
         self.runner.close()
-
-
-def _dims(partial: Any) -> tuple | None:
-    if partial.rank.is_dynamic:
-        return None
-    dims: list = []
-    for dim in partial:
-        if dim.is_static:
-            dims.append(dim.get_length())
-        elif dim.get_max_length() >= 0:
-            dims.append((dim.get_min_length(), dim.get_max_length()))
-        else:
-            dims.append(-1)
-    return tuple(dims)
 
 
 def _layout(port: Any) -> str | None:
@@ -101,7 +87,7 @@ def _specs(ports: list, aliases: dict[str, str], side: str) -> tuple[TensorSpec,
             dtype = from_ov_name(port.get_element_type().get_type_name())
         except ValueError as exc:
             raise ModelLoadError(f"{side} {original!r}: {exc}") from None
-        specs.append(TensorSpec(alias, index, dtype, _dims(port.get_partial_shape()), _layout(port)))
+        specs.append(TensorSpec(alias, index, dtype, port_dims(port.get_partial_shape()), _layout(port)))
     return tuple(specs)
 
 

@@ -8,6 +8,7 @@ every codec read this one description.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from .settings.values import Dim
 from .tensors import DType
@@ -60,3 +61,18 @@ class Signature:
 
     def output_names(self) -> list[str]:
         return [spec.name for spec in self.outputs]
+
+
+def port_dims(partial: Any) -> tuple[Dim, ...] | None:
+    """An OpenVINO partial shape as signature dims: sizes, (min, max) ranges, -1 unbounded; None when the rank is unknown."""
+    if partial.rank.is_dynamic:
+        return None
+    dims: list[Dim] = []
+    for dim in partial:
+        if dim.is_static:
+            dims.append(dim.get_length())
+        elif dim.get_max_length() >= 0:
+            dims.append((dim.get_min_length(), dim.get_max_length()))
+        else:
+            dims.append(-1)
+    return tuple(dims)

@@ -114,24 +114,15 @@ class InferenceService:
         async with self.tracker:
             v2_repository.check_repository_name(request.repository_name)
             name = v2_proto.model_name(request.model_name)
-            await v2_repository.load(self.engine, name, _repository_parameters(request.parameters))
+            await v2_repository.load(self.engine, name, v2_proto.parameter_values(request.parameters))
             return pb.RepositoryModelLoadResponse()
 
     async def RepositoryModelUnload(self, request: Any, context: grpc.aio.ServicerContext) -> Any:  # noqa: N802
         async with self.tracker:
             v2_repository.check_repository_name(request.repository_name)
             name = v2_proto.model_name(request.model_name)
-            await v2_repository.unload(self.engine, name, _repository_parameters(request.parameters))
+            await v2_repository.unload(self.engine, name, v2_proto.parameter_values(request.parameters))
             return pb.RepositoryModelUnloadResponse()
-
-
-def _repository_parameters(parameters: Any) -> dict[str, object]:
-    """ModelRepositoryParameter values as plain ones (None when no choice is set), for ``v2_repository``."""
-    values: dict[str, object] = {}
-    for key, value in parameters.items():
-        choice = value.WhichOneof("parameter_choice")
-        values[key] = getattr(value, choice) if choice else None
-    return values
 
 
 class _Serialized:

@@ -17,7 +17,7 @@ import pytest
 
 from tests import models
 from tests.clients import REPO, v2_python
-from tests.serverproc import Server, write_config
+from tests.serverproc import Server, live_until_done, write_config
 
 CLIENT = REPO / "tests" / "clients" / "v2_grpc_client.py"
 RNG = np.random.default_rng(14)
@@ -56,12 +56,7 @@ CALLS = [
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     root = tmp_path_factory.mktemp("tritonclient_grpc")
     write_config(root, MODELS, with_versions=True)
-    started = Server(["--config_path", str(root / "config.json")], log_path=root / "server.log")
-    try:
-        yield started.wait_live()
-        assert started.process.poll() is None, started.read_log()
-    finally:
-        started.stop()
+    yield from live_until_done(Server(["--config_path", str(root / "config.json")], log_path=root / "server.log"))
 
 
 # How the client makes the calls: the sync client, its async_infer (callback form) for the infers, tritonclient.grpc.aio.

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from tests import models
-from tests.serverproc import Server
+from tests.serverproc import Server, live_until_done
 
 RNG = np.random.default_rng(20240607)
 
@@ -52,12 +52,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         entries.append({"config": {"name": name, "base_path": str(root / name), "plugin_config": models.F32}})
     config = root / "config.json"
     config.write_text(json.dumps({"model_config_list": entries}))
-    server = Server(["--config_path", str(config)], log_path=root / "server.log")
-    try:
-        yield Served(server.wait_live(), paths)
-        assert server.process.poll() is None, server.read_log()
-    finally:
-        server.stop()
+    for live in live_until_done(Server(["--config_path", str(config)], log_path=root / "server.log")):
+        yield Served(live, paths)
 
 
 def f32(*shape: int) -> np.ndarray:

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from tests import models
-from tests.serverproc import Server
+from tests.serverproc import Server, live_until_done
 
 HEADER = "Inference-Header-Content-Length"
 
@@ -49,12 +49,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         entries.append({"config": entry})
     config = root / "config.json"
     config.write_text(json.dumps({"model_config_list": entries}))
-    server = Server(["--config_path", str(config)], log_path=root / "server.log")
-    try:
-        yield Served(server.wait_live(), paths)
-        assert server.process.poll() is None, server.read_log()
-    finally:
-        server.stop()
+    for live in live_until_done(Server(["--config_path", str(config)], log_path=root / "server.log")):
+        yield Served(live, paths)
 
 
 def assert_error(response: httpx.Response, status: int, fragment: str) -> None:

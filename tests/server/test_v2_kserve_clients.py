@@ -19,7 +19,7 @@ import pytest
 
 from tests import models
 from tests.clients import REPO, v2_python
-from tests.serverproc import Server, write_config
+from tests.serverproc import Server, live_until_done, write_config
 
 CLIENT = REPO / "tests" / "clients" / "v2_kserve_client.py"
 RNG = np.random.default_rng(1414)
@@ -63,12 +63,7 @@ def calls(transport: str) -> list[dict]:
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     root = tmp_path_factory.mktemp("kserve_clients")
     write_config(root, MODELS, with_versions=True)
-    started = Server(["--config_path", str(root / "config.json")], log_path=root / "server.log")
-    try:
-        yield started.wait_live()
-        assert started.process.poll() is None, started.read_log()
-    finally:
-        started.stop()
+    yield from live_until_done(Server(["--config_path", str(root / "config.json")], log_path=root / "server.log"))
 
 
 @pytest.fixture(scope="module", params=["rest", "grpc"])
