@@ -1,6 +1,7 @@
 """Structured logs: one JSON object per line, to stderr or ``--log_path``.
 
-Fields passed with ``extra=`` become keys. Payloads and credentials are
+Fields passed with ``extra=`` become keys; a line written while a request is served
+carries its ``request_id`` (``request_context``). Payloads and credentials are
 never logged by the code that calls this; the formatter also drops any extra
 key that looks like a secret, as a second line of defence.
 """
@@ -11,6 +12,8 @@ import json
 import logging
 import sys
 import time
+
+from . import request_context
 
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime", "taskName"}
 _SECRET_HINTS = (
@@ -29,6 +32,9 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "msg": record.getMessage(),
         }
+        request = request_context.current()
+        if request is not None:
+            entry["request_id"] = request.request_id
         for key, value in vars(record).items():
             if key in _STANDARD or key.startswith("_"):
                 continue
