@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from .batch_shapes import batching_problem, validation_signature
+from .batch_shapes import BatchLimits, batching_problem, ports, validation_signature
 from .batcher import Batcher
 from .daemon_threads import run_in_daemon_thread
 from .errors import InvalidInput, ModelLoadError, StorageError
@@ -29,6 +29,7 @@ from .reshape import ReshapePlan, apply_layout_and_types, apply_shape, reshape_f
 from .runtime import get_core
 from .settings.config import ModelConfig
 from .signature import Signature, TensorSpec, port_dims
+from .static_batches import SizedPools, compile_sizes
 from .storage.model_files import find_model_file
 from .tensors import from_ov_name
 from .validation import first_shape_problem, prepare, shape_mismatch
@@ -206,28 +207,35 @@ class ServedModel:
 
         ``on_demand``: inputs recompiled per request shape; such a version is never batched.
         """
-        core = get_core(self._cpu_extension)
-        properties = dict(self.config.plugin_config)
-        if self.config.cache_dir:
-            properties["CACHE_DIR"] = self.config.cache_dir
-        try:
-            compiled = core.compile_model(model, self.config.target_device, properties)
-        except Exception as exc:
-            raise ModelLoadError(f"cannot compile for {self.config.target_device}: {short_reason(exc)}") from None
+        compiled = self._compile_only(model)
         inputs = _specs(list(compiled.inputs), mapping.inputs, "input")
         outputs = _specs(list(compiled.outputs), mapping.outputs, "output")
         originals = {
             spec.name: (port.get_any_name() if port.get_names() else spec.name)
             for spec, port in zip(inputs, compiled.inputs, strict=True)
         }
-        size = self.config.nireq or int(compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
-        pool = InferPool(compiled, max(1, size), self.config.max_queued_requests, self.label)
+        pool = self._pool(compiled, self.label)
         signature = Signature(inputs, outputs)
-        runner, checked = self._batching(pool, signature, on_demand)
+        runner, checked = self._batching(pool, signature, on_demand, model)
         return _Loaded(model, compiled, signature, pool, mapping, originals, runner, checked)
 
+    def _compile_only(self, model: Any) -> Any:
+        """``model`` compiled for the configured device and properties (``ModelLoadError`` when refused)."""
+        core = get_core(self._cpu_extension)
+        properties = dict(self.config.plugin_config)
+        if self.config.cache_dir:
+            properties["CACHE_DIR"] = self.config.cache_dir
+        try:
+            return core.compile_model(model, self.config.target_device, properties)
+        except Exception as exc:
+            raise ModelLoadError(f"cannot compile for {self.config.target_device}: {short_reason(exc)}") from None
+
+    def _pool(self, compiled: Any, label: str) -> InferPool:
+        size = self.config.nireq or int(compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
+        return InferPool(compiled, max(1, size), self.config.max_queued_requests, label)
+
     def _batching(
-        self, pool: InferPool, signature: Signature, on_demand: frozenset[str]
+        self, pool: InferPool, signature: Signature, on_demand: frozenset[str], model: Any
     ) -> tuple[InferPool | Batcher, Signature]:
         """The runner and request signature for this compile: the pool itself unless batching is configured.
 
@@ -249,6 +257,16 @@ class ServedModel:
         if problem:
             pool.close()
             raise BatchingRefused(f"batching: {problem}")
+        # A fixed-batch model is static already: BatchLimits allows it no other size.
+        sizes = BatchLimits.of(ports(signature)[0], settings).allowed if settings.static_batch_sizes else ()
+        if sizes:
+            try:
+                static = compile_sizes(model, sizes, lambda copy, rows: self._pool(self._compile_only(copy), f"{self.label} b{rows}"))
+            except BaseException:
+                pool.close()
+                raise
+            log.info("static batch sizes compiled", extra={"model": self.config.name, "version": self.version, "sizes": list(sizes)})
+            return Batcher(SizedPools(pool, static), signature, settings, self.label), validation_signature(signature)
         return Batcher(pool, signature, settings, self.label), validation_signature(signature)
 
     async def infer(self, arrays: dict[str, np.ndarray], output_filter: list[str] | None = None) -> dict[str, np.ndarray]:

@@ -1,6 +1,7 @@
 """Dynamic batching on a real ``serve`` process, enabled by the TF Serving container's ``SAGEMAKER_TFS_*`` variables.
 
-Concurrent ``/invocations`` carrying CSV records (one or a few each) share
+Concurrent ``/invocations`` carrying records (one or a few each; CSV, JSON Lines or a
+KServe v2 tensor) share
 inferences: the batcher's DEBUG line per inference ("batch inferred") counts
 fewer inferences than requests, and every answer equals the same records
 inferred alone in-process. Bad variables stop start-up with exit 2 and one line.
@@ -37,14 +38,34 @@ def batch_lines(log_path: Path) -> list[dict]:
     return [line for line in lines if line.get("msg") in ("batch inferred", "dynamic batching on")]
 
 
-async def invoke_all(url: str, bodies: list[bytes]) -> list[httpx.Response]:
+async def invoke_all(url: str, bodies: list[bytes], content_type: str) -> list[httpx.Response]:
     limits = httpx.Limits(max_connections=len(bodies), max_keepalive_connections=len(bodies))
     async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as client:
-        headers = {"Content-Type": "text/csv", "Accept": "application/json"}
+        headers = {"Content-Type": content_type, "Accept": "application/json"}
         return await asyncio.gather(*(client.post("/invocations", content=body, headers=headers) for body in bodies))
 
 
-def test_csv_records_from_concurrent_invocations_share_inferences(start_sagemaker, tmp_path):
+def v2_body(rows: np.ndarray) -> bytes:
+    """A KServe v2 JSON request for ``rows``: the same /invocations route, told apart by its body."""
+    tensor = {"name": "x", "shape": list(rows.shape), "datatype": "FP32", "data": rows.ravel().tolist()}
+    return json.dumps({"inputs": [tensor]}).encode()
+
+
+def v2_rows(body: bytes) -> np.ndarray:
+    (output,) = json.loads(body)["outputs"]
+    return np.array(output["data"], np.float32).reshape(output["shape"])
+
+
+# Each body kind SageMaker clients send records in: CSV and JSON Lines (one record per line), and a v2 tensor.
+KINDS = {
+    "csv": ("text/csv", lambda rows: request_body("text/csv", {"x": rows})),
+    "jsonlines": ("application/jsonlines", lambda rows: request_body("application/jsonlines", {"x": rows})),
+    "v2": ("application/json", v2_body),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_records_from_concurrent_invocations_share_inferences(start_sagemaker, tmp_path, kind):
     models.write_version(tmp_path / "model", 1, models.row_work(WIDTH))
     server = start_sagemaker({
         "OVSERVE_MODEL_PATH": str(tmp_path / "model"), "OVSERVE_NIREQ": "1", "OVSERVE_LOG_LEVEL": "DEBUG",
@@ -53,12 +74,13 @@ def test_csv_records_from_concurrent_invocations_share_inferences(start_sagemake
     })
     expected = _alone(RECORDS)
     spans = [(i, i + 1) for i in range(32)] + [(32, 34), (34, 40)]  # single records, two, and six (> max_batch_size)
-    bodies = [request_body("text/csv", {"x": RECORDS[start:stop]}) for start, stop in spans]
-    replies = asyncio.run(invoke_all(server.url, bodies))
+    content_type, encode = KINDS[kind]
+    bodies = [encode(RECORDS[start:stop]) for start, stop in spans]
+    replies = asyncio.run(invoke_all(server.url, bodies, content_type))
     for (start, stop), reply in zip(spans, replies, strict=True):
         assert reply.status_code == 200, reply.text
-        got = only_output(answer("application/json", reply.content)).astype(np.float32).reshape(stop - start, WIDTH)
-        np.testing.assert_array_equal(got, expected[start:stop])
+        got = v2_rows(reply.content) if kind == "v2" else only_output(answer("application/json", reply.content))
+        np.testing.assert_array_equal(got.astype(np.float32).reshape(stop - start, WIDTH), expected[start:stop])
     lines = batch_lines(server.log_path)
     (announced,) = [line for line in lines if line["msg"] == "dynamic batching on"]
     assert (announced["max_batch_size"], announced["batch_timeout_micros"], announced["max_enqueued_batches"]) == (4, 2000, 16)
