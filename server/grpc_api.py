@@ -1,5 +1,8 @@
 """TF Serving gRPC services (PredictionService, ModelService), and KServe v2's (``grpc_v2``), on a grpc.aio server.
 
+Beside them on the same port: health checking that follows readiness
+(``grpc_health``) and reflection describing every service (``grpc_reflection``).
+
 Requests arrive as bytes and are parsed by ``grpc_errors.handler``, so even
 undecodable bytes get INVALID_ARGUMENT. Each method converts its protobuf
 request with ``handler.codecs.tfs_proto``, calls the engine, and converts
@@ -13,6 +16,7 @@ repository and one set of compiled models.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from typing import Any
 
 # OpenVINO may fork helper processes while gRPC threads run; gRPC's fork handlers only log noise then.
@@ -25,11 +29,15 @@ from ovserve.handler import offload  # noqa: E402
 from ovserve.handler.codecs import tfs_proto  # noqa: E402
 from ovserve.handler.engine import Engine, InferRequest  # noqa: E402
 from ovserve.handler.errors import PayloadTooLarge  # noqa: E402
+from ovserve.handler.protos import grpc_service_pb2, serving_services_pb2  # noqa: E402
 from ovserve.handler.protos import serving_apis_pb2 as apis  # noqa: E402
 from ovserve.handler.settings.server import ServerSettings  # noqa: E402
 
 from . import grpc_v2  # noqa: E402
 from .grpc_errors import handler  # noqa: E402
+from .grpc_health import SERVICE as HEALTH_SERVICE  # noqa: E402
+from .grpc_health import HealthService, add_health  # noqa: E402
+from .grpc_reflection import add_reflection  # noqa: E402
 from .inflight import InFlight  # noqa: E402
 
 MAX_MESSAGE_BYTES = (1 << 30) - 1  # gRPC's limit is a signed 32-bit length: 1 GiB in practice
@@ -120,8 +128,30 @@ def _channel_options(settings: ServerSettings) -> list[tuple[str, Any]]:
     return list(options.items())
 
 
-async def start_grpc(settings: ServerSettings, engine: Engine, tracker: InFlight) -> tuple[grpc.aio.Server, int]:
-    """Bind and start the gRPC server; returns it and the port it listens on."""
+# The API services on the port, as their .proto files declare them: health follows readiness for each, reflection describes them.
+API_SERVICES = (
+    serving_services_pb2.DESCRIPTOR.services_by_name["PredictionService"],
+    serving_services_pb2.DESCRIPTOR.services_by_name["ModelService"],
+    grpc_service_pb2.DESCRIPTOR.services_by_name["GRPCInferenceService"],
+)
+
+
+@dataclass
+class GrpcServer:
+    """The running gRPC server, the port it listens on, and its health service."""
+
+    server: grpc.aio.Server
+    port: int
+    health: HealthService
+
+    async def stop(self, timeout: float) -> None:
+        """Health says NOT_SERVING first (watchers hear it, so balancers drain), then calls in flight get ``timeout``."""
+        self.health.stop_serving()
+        await self.server.stop(grace=timeout)
+
+
+async def start_grpc(settings: ServerSettings, engine: Engine, tracker: InFlight) -> GrpcServer:
+    """Bind and start the gRPC server: TF Serving's and KServe v2's services, health checking and reflection."""
     server = grpc.aio.server(options=_channel_options(settings))
     prediction, model = PredictionService(engine, tracker), ModelService(engine)
     server.add_generic_rpc_handlers(
@@ -143,9 +173,11 @@ async def start_grpc(settings: ServerSettings, engine: Engine, tracker: InFlight
             grpc_v2.generic_handler(engine, tracker),  # KServe v2 (inference.GRPCInferenceService), same port
         )
     )
+    health = add_health(server, engine, [service.full_name for service in API_SERVICES])
+    add_reflection(server, [*API_SERVICES, HEALTH_SERVICE])
     address = f"{settings.grpc_bind_address}:{settings.port}"
     port = server.add_insecure_port(address)
     if port == 0:
         raise OSError(f"cannot bind the gRPC port at {address}")
     await server.start()
-    return server, port
+    return GrpcServer(server, port, health)

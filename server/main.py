@@ -39,9 +39,9 @@ async def _listen(settings: ServerSettings, engine: Engine, tracker: InFlight) -
     if settings.port:
         from .grpc_api import start_grpc  # grpc loads only when gRPC is served
 
-        grpc_server, grpc_port = await start_grpc(settings, engine, tracker)
-        stops.append(lambda timeout: grpc_server.stop(grace=timeout))
-        log.info("gRPC server listening", extra={"address": settings.grpc_bind_address, "port": grpc_port})
+        grpc_server = await start_grpc(settings, engine, tracker)
+        stops.append(grpc_server.stop)  # health turns NOT_SERVING before the grace period starts
+        log.info("gRPC server listening", extra={"address": settings.grpc_bind_address, "port": grpc_server.port})
     return stops
 
 
