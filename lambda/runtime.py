@@ -15,9 +15,9 @@ import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
-from ovserve.handler.engine import Engine
 from ovserve.handler.errors import ConfigError
 
+from .counting_engine import CountingEngine
 from .settings import LambdaSettings
 
 T = TypeVar("T")
@@ -30,7 +30,7 @@ class Runtime:
         self.settings = settings
         self.loop = asyncio.new_event_loop()
         threading.Thread(target=self.loop.run_forever, name="ovserve-loop", daemon=True).start()
-        self.engine = Engine.from_configs(list(settings.models), storage_cache_dir=settings.storage_cache_dir)
+        self.engine = CountingEngine.from_configs(list(settings.models), storage_cache_dir=settings.storage_cache_dir)
 
     def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
         """Run ``coroutine`` on the loop and wait for its result (or exception)."""

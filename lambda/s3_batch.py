@@ -55,6 +55,10 @@ _RECORD = 'expected an S3 event record: {"eventSource": "aws:s3", "s3": {"bucket
 class BatchFailed(Exception):
     """Some objects could not be processed; raised so Lambda retries the event and then sends it to its DLQ."""
 
+    def __init__(self, message: str, failed: int) -> None:
+        super().__init__(message)
+        self.failed = failed  # how many objects: the invocation's Errors metric
+
 
 def is_s3(event: Any) -> bool:
     """An S3 notification: a ``Records`` list where a record says ``aws:s3`` (the others are then checked one by one)."""
@@ -244,5 +248,5 @@ async def process(runtime: Runtime, event: dict) -> dict:
             log.error("object failed unexpectedly", exc_info=exc, extra={"input": where})
             failed.append(f"{where}: InternalError: {type(exc).__name__}; see the function's log")
     if failed:
-        raise BatchFailed(f"{len(failed)} of {len(records)} objects failed: {' | '.join(failed)}")
+        raise BatchFailed(f"{len(failed)} of {len(records)} objects failed: {' | '.join(failed)}", len(failed))
     return {"processed": done, "skipped": skipped}

@@ -10,7 +10,8 @@ root. Other variables: ``PRELOAD`` (compile during init), ``OVSERVE_MAX_PAYLOAD_
 ``OVSERVE_OUTPUT_BUCKET`` (default: the input's), ``OVSERVE_OUTPUT_PREFIX``
 (default ``ovserve-output/``), ``OVSERVE_MAX_OBJECT_MB`` (512, any object),
 ``OVSERVE_MAX_DOCUMENT_MB`` (64, a ``.json`` object that is one document, or an
-image, and so is read whole) and ``OVSERVE_S3_CHUNK_MB`` (4, the records streamed per step).
+image, and so is read whole) and ``OVSERVE_S3_CHUNK_MB`` (4, the records streamed per step). Metrics:
+``OVSERVE_EMF_NAMESPACE`` (unset: off) and ``OVSERVE_EMF_DIMENSIONS`` (``model,version``), see ``emf``.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from ovserve.handler.settings.model_location import with_model_location
 from ovserve.handler.settings.server import gather_values, models_from_values
 from ovserve.handler.settings.values import fail, parse_bool, parse_int
 
+from .emf import EmfSettings, settings_from
 from .response_size import LAMBDA_RESPONSE_BYTES
 
 SCRATCH = "/tmp/ovserve"
@@ -49,6 +51,7 @@ class LambdaSettings:
     max_object_bytes: int = 512 * MIB  # any S3 batch object
     max_document_bytes: int = 64 * MIB  # a .json object that is one TF Serving document, or an image: read whole
     chunk_bytes: int = 4 * MIB  # CSV/JSON Lines records read, inferred and written per step
+    emf: EmfSettings | None = None  # one CloudWatch metrics line per invocation; None: off
 
 
 def writable_home(environ: MutableMapping[str, str]) -> None:
@@ -97,4 +100,6 @@ def load(environ: Mapping[str, str] | None = None) -> LambdaSettings:
         max_object_bytes=object_mb * MIB,
         max_document_bytes=document_mb * MIB,
         chunk_bytes=chunk_mb * MIB,
+        emf=settings_from(environ.get("OVSERVE_EMF_NAMESPACE", ""), environ.get("OVSERVE_EMF_DIMENSIONS", ""),
+                          environ.get("AWS_LAMBDA_FUNCTION_NAME", "")),
     )

@@ -195,6 +195,7 @@ def test_answers_whose_event_response_exceeds_lambdas_limit_are_413_and_the_envi
         code, answer = function.invoke(event)
         assert code == 200 and answer.get("statusCode") == 413, (kind, str(answer)[:300])
         assert "Lambda returns at most" in json.loads(answer["body"])["error"]
+        assert answer["headers"]["x-request-id"] == event["requestContext"]["requestId"]  # the 413 keeps the request's id
     _, answer = function.invoke(_invocations_rows(2, "text/csv"))
     assert answer["statusCode"] == 200 and answer["body"] == "3.0,4.0,5.0\n3.0,4.0,5.0"
     assert function.cold_starts() == 1  # no crash, so no second cold start
