@@ -146,8 +146,11 @@ def _assemble(entries: list[_Entry], size: int) -> dict[int, np.ndarray]:
 class Batcher:
     """Merges concurrent ``run`` calls for one version's ``InferPool`` (see the module docstring for the rules)."""
 
-    def __init__(self, pool: Any, signature: Signature | Any, settings: BatchingSettings, label: str = "model") -> None:
+    def __init__(self, pool: Any, signature: Signature | Any, settings: BatchingSettings, label: str = "model",
+                 meter: Any = None) -> None:
         """``signature``: the version's ``Signature`` (or its compiled model); check ``batching_problem`` first.
+
+        ``meter``: the version's metrics (``handler.metrics.Meter``), told each inference's requests and rows; None when off.
 
         Safe to build off the event loop (model loads run on a thread): the loop is taken at the first ``run``.
         """
@@ -168,6 +171,7 @@ class Batcher:
         self._closing = False
         self._stopped = False
         self.stats = BatchStats()
+        self._meter = meter
         log.info("dynamic batching on", extra={
             "model": label, "max_batch_size": self._limits.max_rows, "batch_timeout_micros": settings.batch_timeout_micros,
             "max_enqueued_batches": settings.max_enqueued_batches, "concurrent_batches": self._concurrency,
@@ -246,6 +250,8 @@ class Batcher:
                 if batch.solo or self._limits.padded(entry.rows) == entry.rows:  # the common case, kept short
                     self.stats.inferences += 1
                     self.stats.largest_batch = max(self.stats.largest_batch, entry.rows)
+                    if self._meter is not None:
+                        self._meter.observe_batch(1, entry.rows)
                     if log.isEnabledFor(logging.DEBUG):
                         self._log_inference(1, entry.rows, entry.rows)
                     return await self._pool.run(entry.inputs)
@@ -380,6 +386,8 @@ class Batcher:
         stats.inferences += 1
         stats.padded_rows += size - rows
         stats.largest_batch = max(stats.largest_batch, size)
+        if self._meter is not None:
+            self._meter.observe_batch(len(entries), size)
         if len(entries) > 1:
             stats.merged_requests += len(entries)
         if log.isEnabledFor(logging.DEBUG):

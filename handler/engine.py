@@ -5,16 +5,19 @@ model version (policy, default version, lazy load) and keeps it in use for
 the whole request, so a version swap never cuts a request short. It is the
 only door to the repository: listing models, adding and removing one, and
 every readiness answer go through here, so a new transport never depends on
-how versions are kept.
+how versions are kept. It also notes, on the request context, which model
+version serves each request (``request_context.serving``): that is what the
+request's metrics are counted under, once, whatever the transport.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
 
-from . import image_inputs, offload
+from . import image_inputs, metrics, offload, request_context
 from .codecs.limits import DEFAULT_MAX_RESPONSE_BYTES
 from .errors import NotFound, NotReady, OvserveError
 from .infer_request import ArrayBuilder, InferRequest
@@ -91,6 +94,8 @@ class Engine:
         """
         entry = self.repository.get(request.model)
         version_entry = await entry.acquire(request.version)
+        # Counted (handler.metrics) from here: a name or version that serves nothing never becomes a label value.
+        request_context.serving(request.model, version_entry.version, inference=True, body_id=request.request_id)
         try:
             served = version_entry.served
             if request.work_bytes < offload.OFFLOAD_AT_BYTES and not served.follows_request_shapes:
@@ -111,6 +116,7 @@ class Engine:
         """The served version number and its signature (loads the version if needed)."""
         entry = self.repository.get(model)
         async with entry.use(version) as served:
+            request_context.serving(model, served.version)
             return served.version, served.signature
 
     def status(self, model: str, version: int | None) -> list[VersionStatus]:
@@ -120,6 +126,7 @@ class Engine:
         NotReady (503), not an empty 200, so a client waiting for AVAILABLE keeps waiting.
         """
         entry = self.repository.get(model)
+        request_context.serving(model, None)  # OVMS counts status requests per model, without a version
         statuses = entry.statuses()
         if not statuses and not entry.discovered:
             raise NotReady(f"Model '{model}' is not ready yet: its versions are still being discovered")
@@ -180,6 +187,12 @@ class Engine:
         """How ``name`` is configured (its ``base_path`` is where it is read from); NotFound when it is not served."""
         return self.repository.get(name).config
 
+    def versions_held(self) -> Iterator[tuple[str, str, ServedModel]]:
+        """(model, state, served version) for every version the repository holds, loaded or not: what ``/metrics`` reads."""
+        for name, entry in self.repository.models.items():
+            for version_entry in list(entry.versions.values()):
+                yield name, version_entry.state, version_entry.served
+
     def statuses_by_model(self) -> dict[str, list[VersionStatus]]:
         """Every model's version states (TF Serving's ``/v1/config``), empty for a model not discovered yet."""
         return {name: entry.statuses() for name, entry in self.repository.models.items()}
@@ -210,7 +223,9 @@ class Engine:
         Returns False when requests were still running after ``timeout`` seconds
         (they unload as soon as the last one ends). NotFound when it is not served.
         """
-        return await self.repository.remove(name, timeout)
+        finished = await self.repository.remove(name, timeout)
+        metrics.forget_model(name)  # gone for good (a multi-model endpoint's unload): its series go too
+        return finished
 
     # The model repository API (KServe v2 / Triton): configured models taken out of service and brought back.
 

@@ -9,6 +9,12 @@ failed request would hang forever; a worker thread reports success and failure
 alike. A request goes back to the pool only when its thread is done with it,
 even if the client that asked has gone. At most ``max_waiting`` callers wait
 for a free request; beyond that the caller gets ``Overloaded`` at once.
+
+With metrics on, the pool's ``meter`` times OpenVINO's infer calls
+(``ovms_inference_time_us``) and each caller's wait for a free request
+(``ovms_wait_for_infer_req_time_us``, 0 when one was idle), both on the event
+loop's thread: a worker thread measures its call and hands the time back
+with the result.
 """
 
 from __future__ import annotations
@@ -18,13 +24,16 @@ import queue
 import threading
 import time
 from collections import deque
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .errors import InsufficientResources, InvalidInput, NotReady, Overloaded, OvserveError, is_out_of_memory
 from .infer_call import InferCall
 from .reshape import short_reason
+
+if TYPE_CHECKING:
+    from .metrics import Meter
 
 # Below this measured inference time, handing the work to a thread costs more than doing it on the
 # event loop (a wake-up and a callback are tens of microseconds); the loop is blocked for less than this.
@@ -68,8 +77,10 @@ def inference_failure(exc: BaseException) -> OvserveError:
 class InferPool:
     """``size`` infer requests of one compiled model, each with its own worker thread."""
 
-    def __init__(self, compiled: Any, size: int, max_waiting: int, label: str) -> None:
+    def __init__(self, compiled: Any, size: int, max_waiting: int, label: str, meter: Meter | None = None) -> None:
+        """``meter``: the version's metrics (``metrics.version_meter``), None while metrics are off."""
         self._label = label
+        self._meter = meter
         self._max_waiting = max_waiting
         self._requests = [InferCall(compiled.create_infer_request(), compiled) for _ in range(size)]
         self._idle: deque[Any] = deque(self._requests)
@@ -85,6 +96,16 @@ class InferPool:
     @property
     def size(self) -> int:
         return len(self._requests)
+
+    @property
+    def busy(self) -> int:
+        """Infer requests in use: running, or handed to a caller about to run (``ovms_infer_req_active``)."""
+        return self._busy
+
+    @property
+    def meter(self) -> Meter | None:
+        """The version's metrics, for the batcher in front of this pool to report batch sizes to."""
+        return self._meter
 
     async def run(self, inputs: dict[int, np.ndarray]) -> tuple[np.ndarray, ...]:
         """Infer ``inputs`` (port index -> array); outputs come back in port order, copied."""
@@ -103,14 +124,16 @@ class InferPool:
 
     def _run_inline(self, request: Any, inputs: dict[int, np.ndarray]) -> tuple[np.ndarray, ...]:
         """Infer on the event loop (only for models measured faster than a thread hop)."""
+        began = time.perf_counter()
         try:
-            began = time.perf_counter()
             outputs = request(inputs)
             self._observe(time.perf_counter() - began)
             return outputs
         except Exception as exc:
             raise inference_failure(exc) from None
         finally:
+            if self._meter is not None:
+                self._meter.inference.observe((time.perf_counter() - began) * 1e6)
             self._release(request)
 
     def _observe(self, seconds: float) -> None:
@@ -121,6 +144,8 @@ class InferPool:
         """A request for the caller; ``_busy`` counts it from this moment until ``_release``."""
         if self._idle:
             self._busy += 1
+            if self._meter is not None:
+                self._meter.wait.observe(0)
             return self._idle.popleft()
         if len(self._waiters) >= self._max_waiting:
             raise Overloaded(
@@ -129,8 +154,12 @@ class InferPool:
             )
         waiter: asyncio.Future = asyncio.get_running_loop().create_future()
         self._waiters.append(waiter)
+        began = time.perf_counter()
         try:
-            return await waiter
+            request = await waiter
+            if self._meter is not None:
+                self._meter.wait.observe((time.perf_counter() - began) * 1e6)
+            return request
         except asyncio.CancelledError:
             if waiter.done() and not waiter.cancelled():
                 self._release(waiter.result())  # handed over just as the caller gave up
@@ -154,6 +183,8 @@ class InferPool:
     ) -> None:
         if error is None:
             self._observe(seconds)
+        if self._meter is not None:
+            self._meter.inference.observe(seconds * 1e6)
         if not done.done():
             done.set_result((outputs, error))
         self._release(request)

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from . import metrics
 from .batch_shapes import BatchLimits, batching_problem, ports, validation_signature
 from .batcher import Batcher
 from .daemon_threads import run_in_daemon_thread
@@ -144,6 +145,11 @@ class ServedModel:
         return self._loaded.checked
 
     @property
+    def runtime(self) -> tuple[Any, InferPool] | None:
+        """The compiled model and its pool while loaded (``/metrics`` reads streams, nireq and busy requests), else None."""
+        return (self._loaded.compiled, self._loaded.pool) if self._loaded is not None else None
+
+    @property
     def batcher(self) -> Batcher | None:
         """The version's batcher when batching is on for it (its ``stats`` are the debug counters)."""
         runner = self._loaded.runner if self._loaded is not None else None
@@ -177,11 +183,12 @@ class ServedModel:
             loaded, plan = self._build(path, mapping, dynamic=False)
             assert loaded is not None
         self._on_demand = plan.on_demand
+        seconds, from_cache = time.monotonic() - started, _from_cache(loaded.compiled)
         log.info(
             "model version loaded",
-            extra={"model": self.config.name, "version": self.version, "seconds": round(time.monotonic() - started, 3),
-                   "from_cache": _from_cache(loaded.compiled)},
+            extra={"model": self.config.name, "version": self.version, "seconds": round(seconds, 3), "from_cache": from_cache},
         )
+        metrics.model_loaded(self.config.name, seconds, from_cache)
         return loaded
 
     def _build(self, path: Path, mapping: Mapping, dynamic: bool) -> tuple[_Loaded | None, ReshapePlan]:
@@ -222,7 +229,9 @@ class ServedModel:
     def _compile_only(self, model: Any) -> Any:
         """``model`` compiled for the configured device and properties (``ModelLoadError`` when refused)."""
         core = get_core(self._cpu_extension)
-        properties = dict(self.config.plugin_config)
+        from .cpu_quota import fit_to_cpu_quota  # threads sized to the container's CPU quota, read once per process
+
+        properties = fit_to_cpu_quota(self.config.plugin_config, self.config.target_device)
         if self.config.cache_dir:
             properties["CACHE_DIR"] = self.config.cache_dir
         try:
@@ -232,7 +241,8 @@ class ServedModel:
 
     def _pool(self, compiled: Any, label: str) -> InferPool:
         size = self.config.nireq or int(compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
-        return InferPool(compiled, max(1, size), self.config.max_queued_requests, label)
+        meter = metrics.version_meter(self.config.name, self.version)  # None while metrics are off
+        return InferPool(compiled, max(1, size), self.config.max_queued_requests, label, meter)
 
     def _batching(
         self, pool: InferPool, signature: Signature, on_demand: frozenset[str], model: Any
@@ -266,8 +276,8 @@ class ServedModel:
                 pool.close()
                 raise
             log.info("static batch sizes compiled", extra={"model": self.config.name, "version": self.version, "sizes": list(sizes)})
-            return Batcher(SizedPools(pool, static), signature, settings, self.label), validation_signature(signature)
-        return Batcher(pool, signature, settings, self.label), validation_signature(signature)
+            return Batcher(SizedPools(pool, static), signature, settings, self.label, pool.meter), validation_signature(signature)
+        return Batcher(pool, signature, settings, self.label, pool.meter), validation_signature(signature)
 
     async def infer(self, arrays: dict[str, np.ndarray], output_filter: list[str] | None = None) -> dict[str, np.ndarray]:
         """Validate ``arrays`` (client input names) and infer; returns client output names -> arrays.

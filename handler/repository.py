@@ -25,6 +25,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
+from . import metrics
 from .daemon_threads import run_in_daemon_thread
 from .errors import Conflict, ModelLoadError, NotFound, NotReady, OvserveError, StorageError
 from .model import ServedModel
@@ -133,6 +134,7 @@ class ModelEntry:
             try:
                 present = await run_in_daemon_thread(self.storage.list_versions, name=f"ovserve-list-{self.name}")
             except StorageError as exc:
+                metrics.storage_poll_failed(self.name)  # every failed listing counts; the log says it once per outage
                 if not self._outage:  # once per outage, not once per poll
                     log.warning("storage unreachable; serving the versions already loaded",
                                 extra={"model": self.name, "reason": exc.message})

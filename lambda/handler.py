@@ -30,7 +30,8 @@ from ovserve.handler import logs, request_context
 from ovserve.handler.errors import OvserveError, http_status
 from ovserve.handler.failures import error_body
 
-from . import direct, emf, http_events, http_routes, invocation, request_ids, response_size, s3_batch
+from . import direct, emf, http_events, invocation, request_ids, response_size, s3_batch
+from . import scripts as lambda_scripts
 from . import settings as lambda_settings
 from .runtime import Runtime
 
@@ -56,6 +57,7 @@ def _init() -> Runtime:
 
 
 RUNTIME = _init()
+SCRIPTS = lambda_scripts.start(RUNTIME)  # code/inference.py beside the model, imported during init (None: none)
 
 
 def handler(event: Any, context: Any = None) -> Any:
@@ -66,7 +68,8 @@ def handler(event: Any, context: Any = None) -> Any:
         return _http(event, aws_request_id, started)
     if s3_batch.is_s3(event):
         return _event(S3, aws_request_id, started, lambda: RUNTIME.run(s3_batch.process(RUNTIME, event)))
-    return _event(INVOKE, aws_request_id, started, lambda: RUNTIME.run(direct.invoke(RUNTIME, event)))
+    return _event(INVOKE, aws_request_id, started, lambda: RUNTIME.run(
+        lambda_scripts.direct(SCRIPTS, event) if SCRIPTS is not None else direct.invoke(RUNTIME, event)))
 
 
 def _http(event: dict, aws_request_id: str | None, started: float) -> dict:
@@ -85,7 +88,7 @@ def _http(event: dict, aws_request_id: str | None, started: float) -> dict:
             answer = http_events.response(version, http_status(malformed), error_body(malformed.message), JSON, echo)
         else:
             version = request.version
-            status, body, content_type, headers = RUNTIME.run(http_routes.route(RUNTIME, request))
+            status, body, content_type, headers = RUNTIME.run(lambda_scripts.route(SCRIPTS, RUNTIME, request))
             answer = _returnable(http_events.response(version, status, body, content_type, {**headers, **echo}), version, echo)
         status = answer["statusCode"]
         _finish(current, started, status, errors=int(status >= 400))

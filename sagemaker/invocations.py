@@ -13,11 +13,18 @@ from sanic.response import HTTPResponse, raw
 from ovserve.handler.engine import Engine
 from ovserve.handler.protocols import custom_attributes, invocations
 
+from .scripts import EndpointScripts
 from .settings import SageMakerSettings
 
 
-async def invoke(request: Request, engine: Engine, settings: SageMakerSettings, model: str | None = None) -> HTTPResponse:
-    """Answer one invocation; ``model`` fixes the model (multi-model endpoints), else headers and body choose."""
+async def invoke(request: Request, engine: Engine, settings: SageMakerSettings, model: str | None = None,
+                 scripts: EndpointScripts | None = None) -> HTTPResponse:
+    """Answer one invocation; ``model`` fixes the model (multi-model endpoints), else headers and body choose.
+
+    With a ``code/inference.py`` for the request (``scripts``), the script answers instead, seeing the whole body.
+    """
+    if scripts is not None and scripts.handles(model):
+        return await scripts.invoke(request, model)
     headers = request.headers
     answer = await invocations.invoke(
         engine, request.body, headers.get("content-type"), headers.get("accept"), headers.get(custom_attributes.HEADER),

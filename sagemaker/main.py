@@ -20,33 +20,45 @@ from ovserve.handler.errors import ConfigError
 from ovserve.server.http_runner import bound_port, start_http, stop_http
 from ovserve.server.inflight import InFlight
 from ovserve.server.lifecycle import Stop, serve_until_stopped
+from ovserve.server.metrics_endpoint import observe
 from ovserve.server.process import run
 
 from . import settings as sagemaker_settings
-from .app import create_app
+from .app import INTERFACES, OUTCOMES, create_app
+from .scripts import EndpointScripts
+from .scripts import discover as discover_scripts
 from .settings import SageMakerSettings
 
 log = logging.getLogger("ovserve.sagemaker")
 
 
-async def serve(settings: SageMakerSettings, listener: socket.socket | None = None) -> None:
-    """Run until SIGTERM/SIGINT, then shut down gracefully; ``listener`` is the port already opened, if any."""
+async def serve(settings: SageMakerSettings, listener: socket.socket | None = None, scripts: EndpointScripts | None = None) -> None:
+    """Run until SIGTERM/SIGINT, then shut down gracefully; ``listener`` is the port already opened, if any.
+
+    ``scripts``: the endpoint's ``code/inference.py`` (``sagemaker.scripts``), made ready while models load.
+    """
 
     async def listen(engine: Engine, tracker: InFlight) -> list[Stop]:
-        http = await start_http(create_app(engine, settings, tracker), "0.0.0.0", settings.port, sock=listener)
+        http = await start_http(create_app(engine, settings, tracker, scripts), "0.0.0.0", settings.port, sock=listener)
         log.info(
             "SageMaker endpoint listening",
             extra={"port": bound_port(http), "multi_model": settings.multi_model, "batch": settings.batch},
         )
-        return [lambda timeout: stop_http(http, tracker, timeout)]
+        stops: list[Stop] = [lambda timeout: stop_http(http, tracker, timeout)]
+        if scripts is not None:
+            stops.append(await scripts.start(engine, tracker))
+        return stops
 
-    await serve_until_stopped(settings.server, listen, preload=True, ready=_log_readiness, log=log)
+    await serve_until_stopped(settings.server, listen, preload=True, ready=lambda engine: _log_readiness(engine, scripts), log=log)
 
 
-def _log_readiness(engine: Engine) -> None:
+def _log_readiness(engine: Engine, scripts: EndpointScripts | None = None) -> None:
     """Say what ``/ping`` answers now that every model's versions are known: SageMaker waits on it."""
     reason = engine.not_ready_reason()
-    if reason is None:
+    script_reason = scripts.not_ready_reason() if scripts is not None else None
+    if reason is None and script_reason is not None:
+        log.info("models ready; /ping answers 503 until the script is", extra={"models": engine.model_names(), "reason": script_reason})
+    elif reason is None:
         log.info("ready: /ping answers 200", extra={"models": engine.model_names()})
     else:
         log.error("not ready: /ping answers 503", extra={"reason": reason})
@@ -63,4 +75,14 @@ def main(argv: Sequence[str], listener: socket.socket | None = None) -> int:
         listener.close()  # the port was opened for another value; serve binds its own
         listener = None
     logs.configure(settings.server.log_level, settings.server.log_path)
-    return run(serve(settings, listener), "ovserve serve")
+    observe(settings.server, OUTCOMES, INTERFACES)
+    try:
+        scripts = discover_scripts(settings)  # file checks only; nothing of the script machinery loads without a script
+    except ConfigError as exc:
+        print(f"ovserve serve: {exc.message}", file=sys.stderr)
+        return 2
+    code = run(serve(settings, listener, scripts), "ovserve serve")
+    if code == 0 and scripts is not None and scripts.failure is not None:
+        print(f"ovserve serve: {getattr(scripts.failure, 'message', scripts.failure)}", file=sys.stderr)
+        return 1
+    return code

@@ -30,6 +30,7 @@ from ovserve.handler.protocols.url_path import decode_path
 from ovserve.server.inflight import InFlight
 
 from .invocations import invoke
+from .scripts import EndpointScripts
 from .settings import SageMakerSettings
 
 log = logging.getLogger("ovserve.sagemaker")
@@ -62,8 +63,13 @@ def _describe(name: str, url: str) -> dict:
     return {"modelName": name, "modelUrl": url}
 
 
-def register_multi_model(app: Sanic, engine: Engine, settings: SageMakerSettings, tracker: InFlight) -> None:
-    """``/models`` routes over ``engine``'s models (a model is listed once its load has finished)."""
+def register_multi_model(app: Sanic, engine: Engine, settings: SageMakerSettings, tracker: InFlight,
+                         scripts: EndpointScripts | None = None) -> None:
+    """``/models`` routes over ``engine``'s models (a model is listed once its load has finished).
+
+    ``scripts``: a model's own ``code/inference.py`` (or the universal one) is made ready before the model compiles,
+    so a script that cannot serve refuses the load at once.
+    """
     loading: set[str] = set()
 
     def loaded(name: str) -> bool:
@@ -101,7 +107,14 @@ def register_multi_model(app: Sanic, engine: Engine, settings: SageMakerSettings
             raise Conflict(f"model {name} is already loaded; unload it first to load it again")
         loading.add(name)
         try:
-            await load_model(name, url)
+            if scripts is not None:
+                await scripts.load(name, url)
+            try:
+                await load_model(name, url)
+            except BaseException:
+                if scripts is not None:
+                    scripts.unload(name)
+                raise
         finally:
             loading.discard(name)
         log.info("model loaded", extra={"model": name})
@@ -135,6 +148,8 @@ def register_multi_model(app: Sanic, engine: Engine, settings: SageMakerSettings
         if not loaded(name):
             raise NotFound(f"model {name} is not loaded")
         finished = await engine.remove_model(name, timeout=settings.server.shutdown_timeout_seconds)
+        if scripts is not None:
+            scripts.unload(name)
         memory.release_freed()
         log.info("model unloaded", extra={"model": name, "waited_for_requests": not finished})
         return _json({"status": f"Model {name} unloaded"})
@@ -145,4 +160,4 @@ def register_multi_model(app: Sanic, engine: Engine, settings: SageMakerSettings
         async with tracker:
             if not loaded(name):
                 raise NotFound(f"model {name} is not loaded; load it with POST /models first")
-            return await invoke(request, engine, settings, model=name)
+            return await invoke(request, engine, settings, model=name, scripts=scripts)

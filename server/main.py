@@ -24,6 +24,7 @@ from .app import create_app
 from .http_runner import start_http, stop_http
 from .inflight import InFlight
 from .lifecycle import Stop, serve_until_stopped
+from .metrics_endpoint import SERVER_INTERFACES, SERVER_OUTCOMES, observe
 from .process import run
 
 log = logging.getLogger("ovserve.server")
@@ -70,6 +71,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"ovserve: {exc.message}", file=sys.stderr)
         return 2
     logs.configure(settings.log_level, settings.log_path)
+    observe(settings, SERVER_OUTCOMES, SERVER_INTERFACES)
     return run(serve(settings), "ovserve")
 
 

@@ -29,14 +29,16 @@ def build_app(
     max_body_mb: int,
     errors: Callable[[Request, Exception], HTTPResponse],
     keep_alive_timeout: float | None = None,
+    request_class: type[Request] | None = None,
 ) -> Sanic:
     """A fresh app named ``prefix_N`` (Sanic keeps a registry of names; tests start many apps in one process).
 
     ``errors`` answers every exception (``server.errors.exception_handler``
     with the front end's body-limit hint and statuses); ``keep_alive_timeout``
-    None keeps Sanic's default.
+    None keeps Sanic's default; ``request_class`` is the front end's request type
+    (``request_hooks.traced_request``: request ids, metrics and access lines).
     """
-    app = Sanic(f"{prefix}_{next(_names)}", configure_logging=False)
+    app = Sanic(f"{prefix}_{next(_names)}", configure_logging=False, request_class=request_class)
     app.config.REQUEST_MAX_SIZE = max_body_mb * 1024 * 1024
     app.config.RESPONSE_TIMEOUT = RESPONSE_TIMEOUT_SECONDS
     app.config.REQUEST_TIMEOUT = REQUEST_TIMEOUT_SECONDS

@@ -28,6 +28,7 @@ from .config import (
     load_config_file,
     model_config_from_mapping,
 )
+from .observability import MetricsSettings, access_log_level, metrics_port_problem, metrics_settings
 from .values import fail, parse_bool, parse_int
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -54,6 +55,8 @@ class ServerSettings:
     cpu_extension: str | None = None
     shutdown_timeout_seconds: float = 25.0
     storage_cache_dir: str | None = None
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)  # GET /metrics (settings/observability.py)
+    access_log: str = "DEBUG"  # the level access lines are written at, or OFF (handler/access_log.py)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -98,10 +101,13 @@ _FLAGS: tuple[tuple[str, str], ...] = (
     ("max_image_pixels", f"largest width x height an image may declare, checked before decoding (default {DEFAULT_MAX_PIXELS})"),
     ("image", 'how images become the input: {"color": "RGB", "mean": [...], "scale": [...], "resize": "linear"}'),
     ("batching_parameters_file", "TF Serving BatchingParameters text file (with --enable_batching)"),
+    ("metrics_list", "comma-separated metric families to report instead of the default set (with --metrics_enable)"),
+    ("access_log", "level of the one access line per request: DEBUG (default), INFO, WARNING or OFF"),
 )
 _BOOL_FLAGS: tuple[tuple[str, str], ...] = (
     ("preload", "read and compile every model at start-up instead of on first use"),
     ("enable_batching", "merge concurrent requests into one inference, for every model without its own \"batching\""),
+    ("metrics_enable", "serve Prometheus metrics at GET /metrics on the REST port"),
 )
 # Variables OVMS reads without a prefix.
 _PLAIN_ENV = {
@@ -233,7 +239,11 @@ def models_from_values(values: Mapping[str, str], batching: BatchingSettings | N
 def load_settings(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> ServerSettings:
     """Parse and validate everything; raises ConfigError with one line naming the key."""
     values = gather_values(argv, environ)
-    return settings_from_values(values, models_from_values(values))
+    settings = settings_from_values(values, models_from_values(values))
+    problem = metrics_port_problem(settings.metrics, settings.rest_port)
+    if problem is not None:
+        raise problem
+    return settings
 
 
 def settings_from_values(values: Mapping[str, str], models: tuple[ModelConfig, ...]) -> ServerSettings:
@@ -273,5 +283,7 @@ def settings_from_values(values: Mapping[str, str], models: tuple[ModelConfig, .
         cpu_extension=values.get("cpu_extension") or None,
         shutdown_timeout_seconds=shutdown_timeout,
         storage_cache_dir=values.get("storage_cache_dir") or None,
+        metrics=metrics_settings(values),
+        access_log=access_log_level(values),
     )
 
