@@ -20,7 +20,11 @@ V2_CLIENTS := tritonclient[http,grpc]==2.73.0 kserve==0.21.0
 SAM_CLI := aws-sam-cli==1.170.0
 RIE := .rie/aws-lambda-rie
 
-.PHONY: serve test test-images lint protos bench example-model clean
+.PHONY: serve test test-images lint protos bench example-model clean kubectl
+
+# kubectl renders deploy/kubernetes in the tests (kubectl kustomize): Debian's kubernetes-client when the machine has none.
+kubectl:
+	@command -v kubectl >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kubernetes-client)
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -59,12 +63,12 @@ $(RIE): | $(BIN)/python
 	npm install --silent --no-audit --no-fund --prefix .npm $(AZURITE)
 	touch $@
 
-test: $(VENV)/.test-installed $(TF_VENV)/.installed $(V2_VENV)/.installed .npm/.installed $(RIE)
+test: $(VENV)/.test-installed $(TF_VENV)/.installed $(V2_VENV)/.installed .npm/.installed $(RIE) kubectl
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q tests
 
 # The container images alone: podman builds both Dockerfiles and runs them (part of `make test` too).
-test-images: $(VENV)/.test-installed $(RIE)
+test-images: $(VENV)/.test-installed $(RIE) kubectl
 	$(BIN)/python -m pytest -q -m images tests/images
 
 lint: $(VENV)/.test-installed

@@ -22,26 +22,11 @@ from tests.grpc_generated import serving_services_pb2_grpc as services
 from tests.images import podman as pm
 from tests.lambda_events import http_v2
 from tests.lambdaproc import free_ports, rie_path
-from tests.serverproc import REPO
 
-pytestmark = [pytest.mark.images, pytest.mark.timeout(2400)]
+pytestmark = [pytest.mark.images, pytest.mark.timeout(2400)]  # the `images` fixture (conftest.py) builds once a session
 
-SERVER, LAMBDA = "localhost/ovserve:test", "localhost/ovserve-lambda:test"
 F32 = json.dumps(models.F32)
 X = np.array([[1, 2, 3], [4.5, 5, 6]], dtype=np.float32)
-
-
-@pytest.fixture(scope="module")
-def images() -> dict[str, str]:
-    """Both images, built from this checkout (the base stand-in first, when podman's storage lacks it)."""
-    try:
-        pm.ensure_tools()
-        pm.ensure_base_image()
-        pm.build(REPO / "Dockerfile", SERVER, REPO)
-        pm.build(REPO / "Dockerfile.lambda", LAMBDA, REPO)
-    except pm.PodmanUnavailable as exc:
-        pytest.fail(f"cannot build the images on this machine: {exc}")
-    return {"server": SERVER, "lambda": LAMBDA}
 
 
 @pytest.fixture
