@@ -8,8 +8,7 @@ settings (``"batching": {}``), so both halves of every comparison share the
 process, the machine and the run. Each is loaded over TF Serving gRPC (h2load)
 and KServe v2 REST binary (wrk) at concurrency 1, 8 and 32, interleaved with
 raw ``AsyncInferQueue`` at batch 1, dynamic and static (the unbatched limit is
-the better of the two), and reported as medians. MobileNet is also served as
-``<model>_static``: batching with each allowed size compiled static. Every path is checked for a correct answer before timing.
+the better of the two), and reported as medians. Every path is checked for a correct answer before timing.
 Usage: python -m bench.batching [--seconds 4] [--repeats 3] [--output bench/RESULTS.md]
 """
 
@@ -29,7 +28,6 @@ import numpy as np
 import openvino as ov
 import orjson
 
-from ovserve.handler import static_batches
 from ovserve.handler.codecs import tensor_proto
 from ovserve.handler.protos import serving_apis_pb2
 
@@ -45,12 +43,9 @@ INPUT = {"mobilenet": "image", "tiny": "x"}
 OUTPUT = {"mobilenet": "probabilities", "tiny": "y"}
 PROPERTIES = {"mobilenet": THROUGHPUT, "tiny": LATENCY}
 CONCURRENCY = (1, 8, 32)
-# Served variants: batching off, on with the defaults, and (where a static batch is faster: MobileNet) on with static
-# compiles of 1 (a lone request) and 8 rows (what concurrent clients fill). Many sizes measured slower than the one
-# dynamic compile: batches alternate between compiled models (bench/RESULTS.md, "Static batch sizes").
-STATIC = {"max_batch_size": 8, "allowed_batch_sizes": [1, 8], "static_batch_sizes": True}
-VARIANTS = {"mobilenet": ("off", "on", "static"), "tiny": ("off", "on")}
-SUFFIX = {"off": "", "on": "_batched", "static": "_static"}
+# Served variants: batching off, and on with the defaults.
+VARIANTS = {"mobilenet": ("off", "on"), "tiny": ("off", "on")}
+SUFFIX = {"off": "", "on": "_batched"}
 PATHS = ("gRPC tensor_content", "v2 REST binary")
 
 
@@ -65,18 +60,24 @@ def write_models(root: Path) -> dict[str, Path]:
 
 
 def write_config(paths: dict[str, Path], scratch: Path) -> Path:
-    """Every model as it is, as ``<name>_batched`` with the default batching settings and (MobileNet) as
-    ``<name>_static`` with static compiles of the allowed sizes."""
+    """Every model twice: as it is, and as ``<name>_batched`` with the default batching settings."""
     entries = []
     for name, path in paths.items():
         common = {"base_path": str(path), "plugin_config": PROPERTIES[name]}
-        batching = {"off": None, "on": {}, "static": STATIC}
+        batching = {"off": None, "on": {}}
         for variant in VARIANTS[name]:
             extra = {} if batching[variant] is None else {"batching": batching[variant]}
             entries.append({"config": {"name": name + SUFFIX[variant], **common, **extra}})
     config = scratch / "config.json"
     config.write_text(json.dumps({"model_config_list": entries}))
     return config
+
+
+def _with_batch_of_one(path: Path) -> ov.Model:
+    """The model read from ``path`` with its batch dimension fixed at 1 (the raw static baseline)."""
+    model = ov.Core().read_model(str(path))
+    model.reshape({port: ov.PartialShape([1, *list(port.get_partial_shape())[1:]]) for port in model.inputs})
+    return model
 
 
 def grpc_message(served: str, model: str, array: np.ndarray) -> bytes:
@@ -143,8 +144,8 @@ def main() -> None:
             lambda c=compiled[name], i={0: arrays[name]}, n=nireq[name]: raw.async_queue(c, i, args.seconds, n))
     # The model compiled for a static batch of 1 is the faster raw baseline (661 against 631 rows/s for MobileNet):
     # "vs raw batch 1" divides by the better of the two.
-    static_one = {name: ov.Core().compile_model(static_batches.with_batch(ov.Core().read_model(
-        str(paths[name] / "1" / "model.xml")), 1), "CPU", PROPERTIES[name]) for name in paths}
+    static_one = {name: ov.Core().compile_model(_with_batch_of_one(paths[name] / "1" / "model.xml"), "CPU", PROPERTIES[name])
+                  for name in paths}
     for name in paths:
         points[(name, "raw AsyncInferQueue, static batch 1", "-", nireq[name])] = (
             lambda c=static_one[name], i={0: arrays[name]}, n=nireq[name]: raw.async_queue(c, i, args.seconds, n))
@@ -187,8 +188,7 @@ def render(command: str, before: str, after: str, points: dict, nireq: dict[str,
         f"- load before: `{before}`",
         f"- load after: `{after}`",
         f"- medians of interleaved repeats; mobilenet uses THROUGHPUT (nireq {nireq['mobilenet']}), tiny LATENCY "
-        f"(nireq {nireq['tiny']}); batching on is `\"batching\": {{}}` (32 rows, 1000 µs, 16 batches); static adds "
-        f"`{json.dumps(STATIC)}`\n",
+        f"(nireq {nireq['tiny']}); batching on is `\"batching\": {{}}` (32 rows, 1000 µs, 16 batches)\n",
         "| model | path | batching | concurrency | req/s | p50 ms | p99 ms | vs raw batch 1 | vs off | server CPU ms/req | errors |",
         "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]

@@ -4,8 +4,7 @@ One typed object (``BatchingSettings``) whichever route set it, validated once a
 start-up: a bad value is a ``ConfigError`` with one line naming the field and
 what is expected, so the server exits 2 instead of batching wrongly. Names are
 TF Serving's (``max_batch_size``, ``batch_timeout_micros``,
-``max_enqueued_batches``, ``num_batch_threads``, ``allowed_batch_sizes``); config.json
-adds ovserve's ``static_batch_sizes`` (compile each allowed size as a static shape).
+``max_enqueued_batches``, ``num_batch_threads``, ``allowed_batch_sizes``).
 
 Defaults, and why (they apply to whatever a route leaves out):
 
@@ -47,10 +46,7 @@ MAX_TIMEOUT_MICROS = 60_000_000  # a minute: anything longer is a unit mistake (
 MAX_ENQUEUED = 100_000_000  # SageMaker's container value for batch transform
 SAGEMAKER_MAX_BATCH_SIZE = 8
 SAGEMAKER_BATCH_TIMEOUT_MICROS = 1000
-CONFIG_KEYS = (
-    "max_batch_size", "batch_timeout_micros", "max_enqueued_batches", "num_batch_threads", "allowed_batch_sizes",
-    "static_batch_sizes",
-)
+CONFIG_KEYS = ("max_batch_size", "batch_timeout_micros", "max_enqueued_batches", "num_batch_threads", "allowed_batch_sizes")
 
 
 @dataclass(frozen=True)
@@ -62,7 +58,6 @@ class BatchingSettings:
     max_enqueued_batches: int = DEFAULT_MAX_ENQUEUED_BATCHES
     allowed_batch_sizes: tuple[int, ...] = field(default_factory=tuple)
     num_batch_threads: int | None = None
-    static_batch_sizes: bool = False  # ovserve's own: one static compile per allowed size (``static_batches.py``)
     where: str = field(default="batching", compare=False)  # names the source in errors: "models[0].batching", a path
 
     def __post_init__(self) -> None:
@@ -79,11 +74,6 @@ class BatchingSettings:
             raise fail(key + "allowed_batch_sizes", expected, list(sizes) if isinstance(sizes, tuple) else sizes)
         if sizes and (any(b <= a for a, b in zip(sizes, sizes[1:], strict=False)) or sizes[-1] != self.max_batch_size):
             raise fail(key + "allowed_batch_sizes", expected, list(sizes))
-        if not isinstance(self.static_batch_sizes, bool):
-            raise fail(key + "static_batch_sizes", "true or false", self.static_batch_sizes)
-        if self.static_batch_sizes and not sizes:
-            raise ConfigError(f"{key}static_batch_sizes: true needs allowed_batch_sizes, the sizes to compile; "
-                              "expected a list such as [1, 2, 4, 8, 16, 32]")
 
     @property
     def timeout_seconds(self) -> float:
@@ -113,7 +103,6 @@ def from_config(value: Any, where: str = "batching") -> BatchingSettings | None:
         max_enqueued_batches=_whole(where, "max_enqueued_batches", value, DEFAULT_MAX_ENQUEUED_BATCHES),
         num_batch_threads=_whole(where, "num_batch_threads", value, None),
         allowed_batch_sizes=tuple(sizes),
-        static_batch_sizes=value.get("static_batch_sizes", False),
         where=where,
     )
 

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from . import metrics
-from .batch_shapes import BatchLimits, batching_problem, ports, validation_signature
+from .batch_shapes import batching_problem, validation_signature
 from .batcher import Batcher
 from .daemon_threads import run_in_daemon_thread
 from .errors import InvalidInput, ModelLoadError, StorageError
@@ -30,7 +30,6 @@ from .reshape import ReshapePlan, apply_layout_and_types, apply_shape, reshape_f
 from .runtime import get_core
 from .settings.config import ModelConfig
 from .signature import Signature, TensorSpec, port_dims
-from .static_batches import SizedPools, compile_sizes
 from .storage.model_files import find_model_file
 from .tensors import from_ov_name
 from .validation import first_shape_problem, prepare, shape_mismatch
@@ -223,7 +222,7 @@ class ServedModel:
         }
         pool = self._pool(compiled, self.label)
         signature = Signature(inputs, outputs)
-        runner, checked = self._batching(pool, signature, on_demand, model)
+        runner, checked = self._batching(pool, signature, on_demand)
         return _Loaded(model, compiled, signature, pool, mapping, originals, runner, checked)
 
     def _compile_only(self, model: Any) -> Any:
@@ -245,7 +244,7 @@ class ServedModel:
         return InferPool(compiled, max(1, size), self.config.max_queued_requests, label, meter)
 
     def _batching(
-        self, pool: InferPool, signature: Signature, on_demand: frozenset[str], model: Any
+        self, pool: InferPool, signature: Signature, on_demand: frozenset[str]
     ) -> tuple[InferPool | Batcher, Signature]:
         """The runner and request signature for this compile: the pool itself unless batching is configured.
 
@@ -267,16 +266,6 @@ class ServedModel:
         if problem:
             pool.close()
             raise BatchingRefused(f"batching: {problem}")
-        # A fixed-batch model is static already: BatchLimits allows it no other size.
-        sizes = BatchLimits.of(ports(signature)[0], settings).allowed if settings.static_batch_sizes else ()
-        if sizes:
-            try:
-                static = compile_sizes(model, sizes, lambda copy, rows: self._pool(self._compile_only(copy), f"{self.label} b{rows}"))
-            except BaseException:
-                pool.close()
-                raise
-            log.info("static batch sizes compiled", extra={"model": self.config.name, "version": self.version, "sizes": list(sizes)})
-            return Batcher(SizedPools(pool, static), signature, settings, self.label, pool.meter), validation_signature(signature)
         return Batcher(pool, signature, settings, self.label, pool.meter), validation_signature(signature)
 
     async def infer(self, arrays: dict[str, np.ndarray], output_filter: list[str] | None = None) -> dict[str, np.ndarray]:

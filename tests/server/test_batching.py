@@ -4,9 +4,8 @@ One module-scoped server (``--log_level DEBUG``) serves from a config.json in f3
 ``work`` (``row_work``: rows independent, a few hundred µs an inference; one
 infer request, so a burst queues behind the running inference and merges;
 ``max_batch_size`` 8), ``fixed`` (x + 1 with a fixed batch of 4: padded),
-``allowed`` (x + 1, any batch, ``allowed_batch_sizes`` [2, 4, 8]), ``static`` (``work``
-with those sizes compiled static) and ``plain`` (``work`` again with batching off, the
-unbatched answer over the wire).
+``allowed`` (x + 1, any batch, ``allowed_batch_sizes`` [2, 4, 8]) and ``plain``
+(``work`` again with batching off, the unbatched answer over the wire).
 
 Merging is observed through the batcher's DEBUG line per inference ("batch
 inferred", with how many requests and rows it held): fewer lines than requests
@@ -64,8 +63,6 @@ def write_repository(root: Path) -> Path:
         ("allowed", models.add_one(shape=(-1, 10)), {"batching": {"max_batch_size": 8, "allowed_batch_sizes": [2, 4, 8]}}),
         ("tight", models.row_work(WIDTH), {"nireq": 1, "batching": {"max_batch_size": 1, "max_enqueued_batches": 1}}),
         ("patient", models.add_one(shape=(-1, 10)), {"batching": {"batch_timeout_micros": PATIENCE_MICROS}}),
-        ("static", models.row_work(WIDTH), {"nireq": 1, "batching": {
-            "max_batch_size": 8, "allowed_batch_sizes": [2, 4, 8], "static_batch_sizes": True}}),
     ]:
         models.write_version(root / name, 1, model)
         entries.append({"config": {"name": name, "base_path": str(root / name), "plugin_config": models.F32, **extra}})
@@ -247,25 +244,10 @@ def test_allowed_batch_sizes_pad_to_the_next_size(server, channel):
     assert (run["rows"], run["padded_rows"]) == (3, 1)
 
 
-@pytest.mark.parametrize("protocol", ["v2_rest", "tfs_grpc"])
-def test_static_batch_sizes_serve_every_row_count_from_their_compiles(server, channel, protocol):
-    compiled = [json.loads(line) for line in server.log_path.read_text().splitlines() if "static batch sizes compiled" in line]
-    assert [(line["model"], line["sizes"]) for line in compiled] == [("static", [2, 4, 8])]
-    inputs = [ROWS[i : i + 1] for i in range(24)] + [ROWS[24:27], ROWS[27:47]]  # 3 rows pad to 4; 20 rows run dynamic
-    before = inferences(server, "static v1")
-    answers = burst(server, channel, protocol, "static", inputs)
-    for (status, answer), rows in zip(answers, [(i, i + 1) for i in range(24)] + [(24, 27), (27, 47)], strict=True):
-        assert status == 200, answer
-        np.testing.assert_array_equal(answer, EXPECTED[rows[0] : rows[1]])
-    runs = inferences(server, "static v1")[len(before) :]
-    assert {run["rows"] + run["padded_rows"] for run in runs if run["rows"] <= 8} <= {1, 2, 4, 8}, runs
-    assert any(run["requests"] > 1 for run in runs), runs
-
-
 def test_the_batcher_is_announced_with_its_settings(server):
     lines = [json.loads(line) for line in server.log_path.read_text().splitlines() if line.startswith("{")]
     announced = {line["model"]: line for line in lines if line.get("msg") == "dynamic batching on"}
-    assert set(announced) == {"work v1", "fixed v1", "allowed v1", "patient v1", "tight v1", "static v1"}
+    assert set(announced) == {"work v1", "fixed v1", "allowed v1", "patient v1", "tight v1"}
     assert (announced["work v1"]["max_batch_size"], announced["work v1"]["batch_timeout_micros"]) == (8, 2000)
     assert announced["fixed v1"]["fixed_batch"] == 4
     assert announced["allowed v1"]["allowed_batch_sizes"] == [2, 4, 8]
@@ -370,8 +352,6 @@ def test_a_model_that_cannot_be_batched_says_why(tmp_path):
         ([], {"max_batch_size": 8, "allowed_batch_sizes": [2, 4]},
          "ovserve: model_config_list[0].config.batching.allowed_batch_sizes: expected a strictly increasing list"),
         ([], {"timeout": 1}, "ovserve: model_config_list[0].config.batching: unknown key 'timeout'"),
-        ([], {"static_batch_sizes": True},
-         "ovserve: model_config_list[0].config.batching.static_batch_sizes: true needs allowed_batch_sizes"),
     ],
 )
 def test_bad_batching_settings_stop_start_up_with_one_line(tmp_path, args, config_batching, expected):
