@@ -8,6 +8,7 @@ would do exactly that.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import queue
 import threading
 from collections.abc import Callable
@@ -85,9 +86,11 @@ class DaemonPool:
                 self._started += 1
 
     async def run(self, work: Callable[[], T]) -> T:
-        """Run ``work`` on one of the pool's threads and return (or raise) what it did."""
+        """Run ``work`` on one of the pool's threads, in a copy of the caller's context (its log lines carry the
+        request's id), and return (or raise) what it did."""
         self._ensure_started()
         loop = asyncio.get_running_loop()
         future: asyncio.Future = loop.create_future()
-        self._jobs.put((work, loop, future))
+        context = contextvars.copy_context()
+        self._jobs.put((lambda: context.run(work), loop, future))
         return await future

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..daemon_threads import DaemonPool
 from ..engine import Engine
 from ..errors import NotReady, OvserveError
 from . import discovery, loading, toolkit
@@ -38,7 +39,6 @@ from .loading import Script
 from .model_handle import Serving
 from .settings import ScriptSettings
 from .tfs_style import run_handler, run_pair
-from .threads import ScriptThreads
 
 log = logging.getLogger("ovserve.scripts")
 _names = itertools.count(1)
@@ -98,7 +98,10 @@ class ScriptHost:
         self.settings = settings
         self.endpoint_code = endpoint
         self.universal_code = universal
-        self.threads = ScriptThreads(settings.threads)
+        # Scripts block (requests to context.rest_uri, gRPC, sleeps): on the event loop they would stall every
+        # connection, and a script posting to the loopback server the loop serves would wait forever. Daemon threads:
+        # a SIGTERM must not wait for a script stuck on the network. Busy threads queue calls in order.
+        self.threads = DaemonPool(settings.threads, "ovserve-script")
         self._default_accept = default_accept
         self._start_loopback = start_loopback
         self._loopback: Loopback | None = None

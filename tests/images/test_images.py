@@ -132,3 +132,41 @@ def test_lambda_image_runs_read_only_as_a_user_from_its_baked_cache(images, cont
 def test_image_sizes_meet_their_goals(images):
     assert pm.image_size_mb(images["server"]) <= 700
     assert pm.image_size_mb(images["lambda"]) <= 600
+
+
+HANDLER_SCRIPT = '''
+    """A handler as written for AWS's TF Serving container: CSV in, a TF Serving REST call with requests, JSON out."""
+    import json
+
+    import requests
+
+    import rows  # code/lib/rows.py
+
+
+    def handler(data, context):
+        instances = rows.parse(data.read().decode())
+        answer = requests.post(context.rest_uri, data=json.dumps({"instances": instances}), timeout=30)
+        answer.raise_for_status()
+        return json.dumps({"doubled": [[2 * v for v in row] for row in answer.json()["predictions"]]}), "application/json"
+'''
+ROWS_LIB = '''
+    def parse(text):
+        return [[float(v) for v in line.split(",")] for line in text.splitlines() if line]
+'''
+
+
+def test_server_image_runs_a_model_tar_gz_with_code_inference_py_unchanged(images, containers, tmp_path):
+    from tests.sagemaker.script_archives import extracted, tarball
+
+    archive = tarball(tmp_path / "model.tar.gz", {1: models.add_one(shape=(-1, 3), value=1.0)},
+                      code={"inference.py": HANDLER_SCRIPT, "lib/rows.py": ROWS_LIB})
+    model_dir = extracted(archive, tmp_path / "model")
+    (port,) = free_ports(1)
+    cid = containers("-v", f"{model_dir}:/opt/ml/model:ro", "-e", f"SAGEMAKER_BIND_TO_PORT={port}",
+                     "-e", "OVSERVE_SCRIPT_REST_PORT=0", "-e", "OVSERVE_SCRIPT_GRPC_PORT=0",
+                     "-e", f"OVSERVE_PLUGIN_CONFIG={F32}", images["server"], "serve")
+    wait_for(f"http://127.0.0.1:{port}/ping", cid)
+    reply = httpx.post(f"http://127.0.0.1:{port}/invocations", content=b"1,2,3\n4,5,6",
+                       headers={"Content-Type": "text/csv"}, timeout=30)
+    assert reply.status_code == 200, reply.text
+    np.testing.assert_allclose(reply.json()["doubled"], 2 * (X + 1))  # the script's requests call reached the loopback REST API
