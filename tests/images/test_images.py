@@ -166,7 +166,7 @@ def test_server_image_runs_a_model_tar_gz_with_code_inference_py_unchanged(image
                      "-e", "OVSERVE_SCRIPT_REST_PORT=0", "-e", "OVSERVE_SCRIPT_GRPC_PORT=0",
                      "-e", f"OVSERVE_PLUGIN_CONFIG={F32}", images["server"], "serve")
     wait_for(f"http://127.0.0.1:{port}/ping", cid)
-    reply = httpx.post(f"http://127.0.0.1:{port}/invocations", content=b"1,2,3\n4,5,6",
-                       headers={"Content-Type": "text/csv"}, timeout=30)
+    csv = "\n".join(",".join(str(v) for v in row) for row in X.tolist())
+    reply = httpx.post(f"http://127.0.0.1:{port}/invocations", content=csv, headers={"Content-Type": "text/csv"}, timeout=30)
     assert reply.status_code == 200, reply.text
     np.testing.assert_allclose(reply.json()["doubled"], 2 * (X + 1))  # the script's requests call reached the loopback REST API

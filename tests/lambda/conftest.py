@@ -1,4 +1,4 @@
-"""Fixtures: a model folder, and functions behind the emulator that are always stopped."""
+"""Fixtures: a model folder, functions behind the emulator that are always stopped, and a module's moto S3 server."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import pytest
 
 from tests import models
 from tests.lambdaproc import Emulator
+from tests.storage_servers import MotoS3
 
 
 @pytest.fixture
@@ -32,3 +33,13 @@ def vector_model(tmp_path: Path) -> Path:
     models.write_version(folder, 1, models.add_one(shape=(-1, 3), value=1.0))
     models.write_version(folder, 2, models.add_one(shape=(-1, 3), value=2.0))
     return folder
+
+
+@pytest.fixture(scope="module")
+def s3() -> Iterator[MotoS3]:
+    """A moto S3 server for the module's functions (S3 events, S3 model paths), stopped after its last test."""
+    server = MotoS3()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -10,18 +10,8 @@ import pytest
 
 from tests import models
 from tests.lambda_events import s3_put
-from tests.storage_servers import MotoS3
 
 X = np.array([[1, 2, 3], [4.5, 5, 6]], dtype=np.float32)
-
-
-@pytest.fixture(scope="module")
-def s3():
-    server = MotoS3()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def test_direct_invocations_return_tf_serving_json(start_function, vector_model):

@@ -16,19 +16,9 @@ from tests import emf_format
 from tests.lambda_events import http_v2, s3_put
 from tests.lambda_log import Invocation, invocations
 from tests.lambdaproc import Emulator
-from tests.storage_servers import MotoS3
 
 NAMESPACE = "ovserve/tests"
 DIMENSIONS = "model,version;interface,status_class"
-
-
-@pytest.fixture(scope="module")
-def s3():
-    server = MotoS3()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="module")

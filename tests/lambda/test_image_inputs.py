@@ -15,7 +15,6 @@ import pytest
 
 from tests import models, pictures
 from tests.lambda_events import http_v2, rest_v1, s3_put
-from tests.storage_servers import MotoS3
 
 CASES = pictures.cases(seed=3)
 EVENTS = {
@@ -30,15 +29,6 @@ def model_folder(tmp_path_factory):
     folder = tmp_path_factory.mktemp("lambda-images") / "opt-ml-model"
     models.write_version(folder, 1, pictures.nhwc_scale())
     return folder
-
-
-@pytest.fixture(scope="module")
-def s3():
-    server = MotoS3()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="module")
