@@ -16,6 +16,10 @@ Each invocation runs under one request id (``request_ids``: the caller's
 ``x-request-id``, the gateway's id or Lambda's), echoed as ``x-request-id``
 on HTTP answers and carried on every log line; with ``OVSERVE_EMF_NAMESPACE``
 set it ends with one CloudWatch metrics line (``emf``).
+
+A ``code/inference.py`` beside the model (SageMaker's TF Serving contract,
+``scripts``) is imported during init, so a broken script fails the init
+phase, and then answers HTTP ``/invocations`` and direct invocations.
 """
 
 from __future__ import annotations
