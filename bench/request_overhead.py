@@ -68,8 +68,16 @@ def _measure(requests: int, repeats: int) -> dict[str, float]:
     v2_message = infer.SerializeToString()
 
     class _Context:
+        """What the gRPC handler asks of grpc's ServicerContext."""
+
         async def abort(self, code: object, message: str) -> None:
             raise RuntimeError(f"{code}: {message}")
+
+        def invocation_metadata(self) -> tuple:
+            return ()
+
+        def set_trailing_metadata(self, metadata: tuple) -> None:
+            pass
 
     async def rest() -> None:
         await tfs_rest.handle(engine, "POST", "tiny:predict", body, "application/json", "/v1/models/tiny:predict")

@@ -220,7 +220,7 @@ class ServedModel:
             spec.name: (port.get_any_name() if port.get_names() else spec.name)
             for spec, port in zip(inputs, compiled.inputs, strict=True)
         }
-        pool = self._pool(compiled, self.label)
+        pool = self._pool(compiled)
         signature = Signature(inputs, outputs)
         runner, checked = self._batching(pool, signature, on_demand)
         return _Loaded(model, compiled, signature, pool, mapping, originals, runner, checked)
@@ -238,10 +238,10 @@ class ServedModel:
         except Exception as exc:
             raise ModelLoadError(f"cannot compile for {self.config.target_device}: {short_reason(exc)}") from None
 
-    def _pool(self, compiled: Any, label: str) -> InferPool:
+    def _pool(self, compiled: Any) -> InferPool:
         size = self.config.nireq or int(compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
         meter = metrics.version_meter(self.config.name, self.version)  # None while metrics are off
-        return InferPool(compiled, max(1, size), self.config.max_queued_requests, label, meter)
+        return InferPool(compiled, max(1, size), self.config.max_queued_requests, self.label, meter)
 
     def _batching(
         self, pool: InferPool, signature: Signature, on_demand: frozenset[str]

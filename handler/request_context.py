@@ -80,17 +80,12 @@ def new_id() -> str:
     return f"{_ids.getrandbits(128):032x}"
 
 
-def accepted_id(sent: str | None) -> str:
-    """``sent`` when it is a usable id, else a fresh one."""
-    return sent if sent is not None and usable(sent) else new_id()
-
-
 def begin(
     sent_id: str | None, api: str = "", interface: str = "", method: str = "", route: str = "", verb: str = ""
 ) -> Token[RequestInfo | None]:
     """Make this the current request; pass the returned token to ``end`` when the answer is sent."""
     sent = sent_id is not None and usable(sent_id)
-    request_id = sent_id if sent_id is not None and sent else new_id()
+    request_id = sent_id if sent and sent_id is not None else new_id()
     return _current.set(RequestInfo(request_id, api, interface, method, route, verb, sent, time.perf_counter()))
 
 

@@ -23,11 +23,11 @@ from ovserve.handler import request_context
 
 from .http_events import HttpRequest
 
-HEADER = "x-request-id"
+HEADER = request_context.HEADER
 
 
 def _usable(value: Any) -> bool:
-    return isinstance(value, str) and request_context.accepted_id(value) == value
+    return isinstance(value, str) and request_context.usable(value)
 
 
 def of_lambda(context: Any) -> str | None:

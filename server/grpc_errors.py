@@ -66,13 +66,8 @@ def _api(route: str) -> str:
     return TFS if route.startswith("/tensorflow.serving.") else KSERVE if route.startswith("/inference.") else ""
 
 
-# grpc always passes a full ServicerContext; the tests and benches that drive ``handler`` directly pass stand-ins
-# (None, or an object with ``abort`` only), so the two context calls below are looked up, not assumed.
-
-
 def _sent_id(context: grpc.aio.ServicerContext) -> str | None:
-    metadata = getattr(context, "invocation_metadata", None)
-    for key, value in (metadata() or ()) if metadata is not None else ():
+    for key, value in context.invocation_metadata() or ():
         if key == HEADER and isinstance(value, str):
             return value
     return None
@@ -81,9 +76,8 @@ def _sent_id(context: grpc.aio.ServicerContext) -> str | None:
 def _echo(context: grpc.aio.ServicerContext) -> None:
     """The request's id in the trailing metadata, as it stands now (a v2 body's ``id`` may have become it)."""
     info = request_context.current()
-    trailing = getattr(context, "set_trailing_metadata", None)
-    if info is not None and trailing is not None:
-        trailing(((HEADER, info.request_id),))
+    if info is not None:
+        context.set_trailing_metadata(((HEADER, info.request_id),))
 
 
 def parse_work(body: bytes, raw_paths: tuple[tuple[int, ...], ...]) -> int:

@@ -25,6 +25,16 @@ async def answer(request, context):
     return serving_apis_pb2.GetModelStatusResponse()
 
 
+class _Context:
+    """What ``handler`` asks of grpc's ServicerContext on a call that succeeds."""
+
+    def invocation_metadata(self) -> tuple:
+        return ()
+
+    def set_trailing_metadata(self, metadata: tuple) -> None:
+        pass
+
+
 def test_messages_from_the_offload_size_are_parsed_off_the_loop() -> None:
     call = handler(answer, Recorded).unary_unary
     small = serving_apis_pb2.GetModelStatusRequest()
@@ -33,8 +43,8 @@ def test_messages_from_the_offload_size_are_parsed_off_the_loop() -> None:
     large.model_spec.name = "m" * offload.OFFLOAD_AT_BYTES
 
     async def scenario() -> str:
-        await call(small.SerializeToString(), None)
-        await call(large.SerializeToString(), None)
+        await call(small.SerializeToString(), _Context())
+        await call(large.SerializeToString(), _Context())
         return threading.current_thread().name
 
     loop_thread = asyncio.run(scenario())
